@@ -1,0 +1,73 @@
+"""Paths and defaults: the one place that spells a file name, a threshold or a colour."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("FACEMASK_SHARED", ROOT.parent / "shared"))
+
+# --- data (read from ../shared, never copied into git) ---
+CLASSIFICATION_DIR = SHARED / "data" / "mask_classification"
+DEV_DIR = SHARED / "data" / "mask_detection_dev"
+DEV_IMAGES = DEV_DIR / "images"
+DEV_ANNOTATIONS = DEV_DIR / "annotations"
+
+# --- third-party weights: manifest committed, files placed in a git-ignored folder ---
+WEIGHTS_MANIFEST = ROOT / "face_detector" / "manifest.json"
+WEIGHTS_DIR = Path(os.environ.get("FACEMASK_WEIGHTS_DIR", ROOT / "face_detector" / "weights"))
+SSD_PROTOTXT = WEIGHTS_DIR / "deploy.prototxt"
+SSD_WEIGHTS = WEIGHTS_DIR / "res10_300x300_ssd_iter_140000_fp16.caffemodel"
+YUNET_WEIGHTS = WEIGHTS_DIR / "face_detection_yunet_2026may.onnx"
+BACKBONE_WEIGHTS = WEIGHTS_DIR / "mobilenet_v2_1.0_224_no_top_tfslim_converted.h5"
+
+# --- our model and its reports ---
+MODELS_DIR = ROOT / "models"
+KERAS_MODEL = MODELS_DIR / "mask_classifier.keras"
+TFLITE_MODEL = MODELS_DIR / "mask_classifier.tflite"
+MODEL_INFO = MODELS_DIR / "model_info.json"
+TRAIN_METRICS = MODELS_DIR / "train_metrics.json"
+EVAL_METRICS = MODELS_DIR / "eval_metrics.json"
+DEV_SPLIT = MODELS_DIR / "dev_split.json"
+PLOTS_DIR = ROOT / "plots"
+CACHE_DIR = ROOT / ".cache"
+
+# --- classes: index order is the classifier's output order ---
+CLASS_NAMES = ("with_mask", "without_mask", "mask_worn_incorrectly")
+# Pascal VOC spelling in the dev annotations -> our spelling
+VOC_CLASS_MAP = {
+    "with_mask": "with_mask",
+    "without_mask": "without_mask",
+    "mask_weared_incorrect": "mask_worn_incorrectly",
+}
+# BGR colours for drawing
+CLASS_COLORS = {
+    "with_mask": (80, 175, 76),
+    "without_mask": (54, 67, 244),
+    "mask_worn_incorrectly": (0, 152, 255),
+}
+
+# --- pipeline defaults ---
+DETECTORS = ("yunet", "ssd", "haar")
+DEFAULT_DETECTOR = "yunet"
+FALLBACK_DETECTOR = "haar"
+DEFAULT_THRESHOLD = 0.5  # minimum face-detector score shown to users
+CROP_SIZE = 96  # classifier input side, pixels
+CROP_PADDING = 0.15  # extra margin around the face box, fraction of its side
+
+# --- input limits ---
+MAX_IMAGE_PIXELS = 50_000_000  # beyond any camera photo: refuse as a decompression bomb
+MIN_IMAGE_SIDE = 16
+MAX_UPLOAD_MB = 25
+
+# Per-detector settings, chosen by measurement on the training photos (see README):
+# min_side: upscale small pictures until their short side reaches this many pixels.
+# box_scale: (dx, dy, sw, sh) reshapes the detector's box to the annotated face box.
+DETECTOR_SETTINGS: dict[str, dict] = {
+    # box_scale measured by notebooks/box_calibration.py; min_side by notebooks/detector_sweep.py
+    "yunet": {"min_side": (0, 720), "box_scale": (0.025, 0.133, 1.046, 0.916)},
+    "ssd": {"min_side": 0},
+    "haar": {"min_side": 0},
+}
+CANDIDATE_THRESHOLD = 0.05  # detectors keep boxes down to this score; the pipeline filters later

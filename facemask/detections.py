@@ -1,0 +1,81 @@
+"""`Detections`: the one result type every stage returns and every consumer takes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+
+from facemask.config import CLASS_NAMES
+
+
+@dataclass
+class Detections:
+    """Faces found in one image, as parallel arrays (one row per face).
+
+    xyxy: (N, 4) float boxes in pixel coordinates of the image given to the pipeline.
+    confidence: (N,) probability of the predicted mask class.
+    class_id: (N,) index into CLASS_NAMES.
+    face_score: (N,) score of the face detector.
+    probabilities: (N, C) classifier output for every class.
+    """
+
+    xyxy: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    confidence: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    class_id: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    face_score: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    probabilities: np.ndarray = field(
+        default_factory=lambda: np.zeros((0, len(CLASS_NAMES)), np.float32)
+    )
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.xyxy = np.asarray(self.xyxy, np.float32).reshape(-1, 4)
+        n = len(self.xyxy)
+        self.confidence = np.asarray(self.confidence, np.float32).reshape(n)
+        self.class_id = np.asarray(self.class_id, np.int64).reshape(n)
+        self.face_score = np.asarray(self.face_score, np.float32).reshape(n)
+        self.probabilities = np.asarray(self.probabilities, np.float32).reshape(n, len(CLASS_NAMES))
+
+    @classmethod
+    def empty(cls) -> "Detections":
+        return cls()
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    def __getitem__(self, index: Any) -> "Detections":
+        if isinstance(index, (int, np.integer)):
+            index = [int(index)]
+        return Detections(
+            xyxy=self.xyxy[index],
+            confidence=self.confidence[index],
+            class_id=self.class_id[index],
+            face_score=self.face_score[index],
+            probabilities=self.probabilities[index],
+            data=dict(self.data),
+        )
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.to_records())
+
+    @property
+    def labels(self) -> list[str]:
+        return [CLASS_NAMES[i] for i in self.class_id]
+
+    def counts(self) -> dict[str, int]:
+        """Faces per class, every class present (zero when none)."""
+        return {name: int(np.sum(self.class_id == i)) for i, name in enumerate(CLASS_NAMES)}
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One dict per face: the `faces` entries of `facemask detect --json`."""
+        return [
+            {
+                "box": [int(round(float(v))) for v in box],
+                "label": CLASS_NAMES[int(cid)],
+                "score": round(float(conf), 4),
+                "face_score": round(float(fs), 4),
+            }
+            for box, cid, conf, fs in zip(self.xyxy, self.class_id, self.confidence, self.face_score)
+        ]

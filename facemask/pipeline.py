@@ -1,0 +1,50 @@
+"""The one flow: image -> face boxes -> crops -> one batched classifier call -> Detections."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facemask import config
+from facemask.classifier import MaskClassifier
+from facemask.crops import crop_faces
+from facemask.detections import Detections
+from facemask.detectors import FaceDetector, create_detector
+
+
+class Pipeline:
+    """Face detector + mask classifier. `Pipeline()` loads the shipped defaults."""
+
+    def __init__(self, detector: str | FaceDetector = config.DEFAULT_DETECTOR,
+                 threshold: float = config.DEFAULT_THRESHOLD,
+                 classifier: MaskClassifier | None = None, backend: str = "tflite",
+                 live: bool = False) -> None:
+        if isinstance(detector, FaceDetector):
+            self.detector = detector
+        else:
+            # live video: one pass at native size; photos: extra upscaled pass for small faces
+            extra = {"min_side": 0} if live else {}
+            self.detector = create_detector(detector, threshold=config.CANDIDATE_THRESHOLD, **extra)
+        self.threshold = threshold
+        self.classifier = classifier or MaskClassifier(backend=backend)
+
+    @property
+    def detector_name(self) -> str:
+        return self.detector.name
+
+    @property
+    def fallback_reason(self) -> str | None:
+        """Why the requested detector was replaced by haar, or None."""
+        return getattr(self.detector, "fallback_reason", None)
+
+    def detect(self, image_bgr: np.ndarray, threshold: float | None = None) -> Detections:
+        """Faces with a detector score >= threshold, each with its mask class and confidence."""
+        threshold = self.threshold if threshold is None else threshold
+        boxes, face_scores = self.detector.detect(image_bgr)
+        keep = face_scores >= threshold
+        boxes, face_scores = boxes[keep], face_scores[keep]
+        if len(boxes) == 0:
+            return Detections.empty()
+        probs = self.classifier.predict(crop_faces(image_bgr, boxes))
+        class_id = probs.argmax(axis=1)
+        return Detections(xyxy=boxes, confidence=probs[np.arange(len(probs)), class_id],
+                          class_id=class_id, face_score=face_scores, probabilities=probs)

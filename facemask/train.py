@@ -1,0 +1,316 @@
+"""`facemask train`: folder dataset + real face crops + synthetic masks -> the shipped classifier.
+
+Reads top to bottom: data -> augmentation -> cached backbone features -> fit the top -> evaluate
+-> save model, metrics and plots. The backbone's lower blocks stay frozen, so their output is
+computed once per crop and cached; only the upper blocks and the head are trained.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facemask import config
+from facemask.crops import crop_faces
+from facemask.dataset import load_voc_dir
+from facemask.detectors import YuNetDetector
+from facemask.errors import FacemaskError
+from facemask.imageio import load_image
+from facemask.synthetic import draw_synthetic_mask
+
+# --- the numbers that matter ---
+SEED = 1337
+EPOCHS = 14
+BATCH_SIZE = 64
+LEARNING_RATE = 1e-3
+CUT_LAYER = "block_13_expand"  # layers before it are frozen and cached; from it on are trained
+CLOSEUP_VARIANTS = 2  # augmented copies per close-up photo
+REAL_VARIANTS = {0: 3, 1: 8, 2: 30}  # copies per real face crop, by class (rare classes get more)
+SYNTHETIC_PER_FACE = {0: 1, 2: 1}  # synthetic masks per unmasked close-up: correct, below the nose
+VAL_SHARE = 0.15  # share of near-duplicate groups of close-ups held out for validation
+DHASH_RADIUS = 10  # close-ups within this many bits of difference hash are one group
+
+
+@dataclass
+class Sample:
+    crop: np.ndarray  # (S, S, 3) uint8 RGB
+    label: int
+    source: str  # closeup | real | synthetic
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# ----------------------------------------------------------------------------- data
+def dhash(image_bgr: np.ndarray) -> int:
+    gray = cv2.resize(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY), (9, 8), interpolation=cv2.INTER_AREA)
+    bits = (gray[:, 1:] > gray[:, :-1]).flatten()
+    return int("".join("1" if b else "0" for b in bits), 2)
+
+
+def group_near_duplicates(hashes: list[int], radius: int = DHASH_RADIUS) -> np.ndarray:
+    """Union-find over pairs of images whose difference hashes differ in <= radius bits."""
+    h = np.array(hashes, dtype=np.uint64)
+    parent = np.arange(len(h))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(h)):
+        x = np.bitwise_xor(h[i + 1:], h[i])
+        dist = np.array([bin(int(v)).count("1") for v in x]) if len(x) else np.zeros(0)
+        for j in np.nonzero(dist <= radius)[0] + i + 1:
+            a, b = find(i), find(int(j))
+            if a != b:
+                parent[b] = a
+    return np.array([find(i) for i in range(len(h))])
+
+
+def load_closeups(folder: Path, detector: YuNetDetector, rng: np.random.Generator):
+    """Close-up photos -> face crops (cut the same way as the pipeline) + landmarks + group split."""
+    items = []
+    for label, name in enumerate(("with_mask", "without_mask")):
+        files = sorted((folder / name).glob("*"))
+        if not files:
+            raise FacemaskError(f"{folder / name}: no pictures found.")
+        for path in files:
+            try:
+                image = load_image(path)
+            except FacemaskError as exc:
+                log(f"skipped {exc}")
+                continue
+            box, landmarks = main_face(image, detector)
+            items.append((image, box, landmarks, label, dhash(image)))
+    groups = group_near_duplicates([it[4] for it in items])
+    unique = np.unique(groups)
+    val_groups = set(rng.choice(unique, size=int(len(unique) * VAL_SHARE), replace=False).tolist())
+    is_val = np.array([g in val_groups for g in groups])
+    log(f"close-ups: {len(items)} pictures in {len(unique)} near-duplicate groups; "
+        f"{int(is_val.sum())} pictures held out for validation")
+    return items, is_val
+
+
+def main_face(image: np.ndarray, detector: YuNetDetector):
+    """The largest face YuNet finds in a close-up, with its 5 landmarks; else the whole picture."""
+    height, width = image.shape[:2]
+    detector.model.setInputSize((width, height))
+    detector._size = (width, height)
+    _, faces = detector.model.detect(image)
+    if faces is not None and len(faces):
+        faces = faces[faces[:, -1] >= 0.5]
+    if faces is None or len(faces) == 0:
+        side = min(height, width)
+        return np.array([(width - side) / 2, (height - side) / 2, (width + side) / 2, (height + side) / 2],
+                        np.float32), None
+    f = faces[np.argmax(faces[:, 2] * faces[:, 3])]
+    box = np.array([f[0], f[1], f[0] + f[2], f[1] + f[3]], np.float32)
+    return box, f[4:14].reshape(5, 2)
+
+
+def load_real_faces(split: str):
+    """Annotated faces of the dev photos of one split: (image, box, label) triples."""
+    out = []
+    for ann in load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, split):
+        image = load_image(ann.image_path)
+        for box, label in zip(ann.xyxy, ann.class_id):
+            out.append((image, box, int(label)))
+    return out
+
+
+# ----------------------------------------------------------------------------- augmentation
+def jitter_box(box: np.ndarray, rng: np.random.Generator, amount: float = 0.08) -> np.ndarray:
+    w, h = box[2] - box[0], box[3] - box[1]
+    dx, dy = rng.uniform(-amount, amount, 2) * (w, h)
+    s = rng.uniform(1 - amount, 1 + amount)
+    cx, cy = (box[0] + box[2]) / 2 + dx, (box[1] + box[3]) / 2 + dy
+    return np.array([cx - w * s / 2, cy - h * s / 2, cx + w * s / 2, cy + h * s / 2], np.float32)
+
+
+def degrade(crop: np.ndarray, rng: np.random.Generator, small_face_p: float) -> np.ndarray:
+    """Photometric changes and, often, the blur of a small far-away face."""
+    out = crop
+    if rng.random() < 0.5:
+        out = out[:, ::-1]
+    angle = rng.uniform(-12, 12)
+    size = out.shape[0]
+    matrix = cv2.getRotationMatrix2D((size / 2, size / 2), angle, 1.0)
+    out = cv2.warpAffine(np.ascontiguousarray(out), matrix, (size, size), borderMode=cv2.BORDER_REFLECT)
+    out = out.astype(np.float32) * rng.uniform(0.7, 1.3) + rng.uniform(-30, 30)
+    if rng.random() < 0.3:  # colour cast
+        out = out * rng.uniform(0.85, 1.15, 3)
+    out = np.clip(out, 0, 255).astype(np.uint8)
+    if rng.random() < small_face_p:
+        side = int(rng.integers(12, 40))
+        out = cv2.resize(cv2.resize(out, (side, side), interpolation=cv2.INTER_AREA), (size, size),
+                         interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.2:
+        ok, enc = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 80))])
+        out = cv2.imdecode(enc, cv2.IMREAD_UNCHANGED)
+    return out
+
+
+def build_training_set(closeups, is_val, real_train, rng: np.random.Generator, size: int) -> list[Sample]:
+    samples: list[Sample] = []
+    for (image, box, landmarks, label, _), val in zip(closeups, is_val):
+        if val:
+            continue
+        for _ in range(CLOSEUP_VARIANTS):
+            crop = crop_faces(image, jitter_box(box, rng)[None], size)[0]
+            samples.append(Sample(degrade(crop, rng, 0.5), label, "closeup"))
+        if label == 1 and landmarks is not None:  # unmasked face: draw masks on it
+            for target, count in SYNTHETIC_PER_FACE.items():
+                for _ in range(count):
+                    masked = draw_synthetic_mask(image, box, landmarks, rng, worn_incorrectly=(target == 2))
+                    crop = crop_faces(masked, jitter_box(box, rng)[None], size)[0]
+                    samples.append(Sample(degrade(crop, rng, 0.5), target, "synthetic"))
+    for image, box, label in real_train:
+        for _ in range(REAL_VARIANTS[label]):
+            crop = crop_faces(image, jitter_box(box, rng)[None], size)[0]
+            samples.append(Sample(degrade(crop, rng, 0.15), label, "real"))
+    return samples
+
+
+# ----------------------------------------------------------------------------- model
+def build_backbone(size: int):
+    import keras
+
+    weights = str(config.BACKBONE_WEIGHTS) if config.BACKBONE_WEIGHTS.exists() else "imagenet"
+    if weights == "imagenet":
+        log("backbone weights not found locally; Keras will download the ImageNet weights")
+    inputs = keras.Input((size, size, 3), name="face_rgb")
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="to_unit_range")(inputs)
+    base = keras.applications.MobileNetV2(input_shape=(size, size, 3), include_top=False, weights=weights)
+    return inputs, x, base
+
+
+def split_backbone(base):
+    """Frozen lower part (cached) and trainable upper part + head, as two Keras models."""
+    import keras
+
+    cut = base.get_layer(CUT_LAYER)
+    lower = keras.Model(base.input, cut.input, name="lower")
+    upper_in = keras.Input(cut.input.shape[1:], name="lower_features")
+    # rebuild the upper layers on a fresh input (same layer objects, same weights)
+    tensors = {id(cut.input): upper_in}
+    for layer in base.layers[base.layers.index(cut):]:
+        inbound = layer._inbound_nodes[0].input_tensors
+        args = [tensors[id(t)] for t in inbound]
+        out = layer(args[0] if len(args) == 1 else args)
+        tensors[id(layer.output)] = out
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(out)
+    x = keras.layers.Dropout(0.3, name="dropout")(x)
+    probs = keras.layers.Dense(len(config.CLASS_NAMES), activation="softmax", name="mask_class")(x)
+    upper = keras.Model(upper_in, probs, name="upper")
+    return lower, upper
+
+
+def features(lower, crops: np.ndarray) -> np.ndarray:
+    out = []
+    for i in range(0, len(crops), 256):
+        batch = crops[i:i + 256].astype(np.float32) / 127.5 - 1.0
+        out.append(np.asarray(lower(batch, training=False)))
+    return np.concatenate(out)
+
+
+# ----------------------------------------------------------------------------- main
+def train(out_dir: Path = config.MODELS_DIR, plots_dir: Path = config.PLOTS_DIR,
+          closeups_dir: Path = config.CLASSIFICATION_DIR, epochs: int = EPOCHS,
+          size: int = config.CROP_SIZE, seed: int = SEED) -> dict:
+    import keras
+
+    from facemask.report import write_training_plots
+
+    started = time.time()
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    out_dir, plots_dir = Path(out_dir), Path(plots_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    # 1. data
+    detector = YuNetDetector(threshold=0.5)
+    closeups, is_val = load_closeups(Path(closeups_dir), detector, rng)
+    real_train, real_val = load_real_faces("train"), load_real_faces("val")
+    log(f"real faces: {len(real_train)} from train photos, {len(real_val)} from val photos")
+
+    # 2. augmentation (done once, offline, so backbone features can be cached)
+    samples = build_training_set(closeups, is_val, real_train, rng, size)
+    x_train = np.stack([s.crop for s in samples])
+    y_train = np.array([s.label for s in samples])
+    counts = {config.CLASS_NAMES[c]: int(np.sum(y_train == c)) for c in range(3)}
+    log(f"training crops: {len(samples)} {counts}")
+    val_sets = {
+        "closeups": (crop_faces_list([(it[0], it[1]) for it, v in zip(closeups, is_val) if v], size),
+                     np.array([it[3] for it, v in zip(closeups, is_val) if v])),
+        "real_photos": (crop_faces_list([(img, box) for img, box, _ in real_val], size),
+                        np.array([lab for _, _, lab in real_val])),
+    }
+
+    # 3. frozen lower backbone: features computed once
+    inputs, scaled, base = build_backbone(size)
+    lower, upper = split_backbone(base)
+    lower.trainable = False
+    t0 = time.time()
+    f_train = features(lower, x_train)
+    f_val = {k: features(lower, x) for k, (x, _) in val_sets.items()}
+    log(f"cached backbone features {f_train.shape} in {time.time() - t0:.0f} s")
+
+    # 4. fit the upper blocks + head; BatchNorm layers stay in inference mode
+    for layer in upper.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+    freq = np.bincount(y_train, minlength=3) / len(y_train)
+    class_weight = {c: float(min(1.0 / (3 * freq[c]), 5.0)) for c in range(3)}
+    steps = epochs * int(np.ceil(len(f_train) / BATCH_SIZE))
+    upper.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps)),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = upper.fit(f_train, y_train, batch_size=BATCH_SIZE, epochs=epochs, class_weight=class_weight,
+                        validation_data=(f_val["real_photos"], val_sets["real_photos"][1]),
+                        shuffle=True, verbose=2)
+
+    # 5. evaluate on held-out crops
+    results = {}
+    for name, (x, y) in val_sets.items():
+        probs = np.asarray(upper.predict(f_val[name], verbose=0))
+        results[name] = {"y_true": y.tolist(), "probs": probs.round(5).tolist()}
+
+    # 6. save: one Keras model (rescaling + backbone + head), its TFLite twin, metrics, plots
+    model = keras.Model(inputs, upper(lower(scaled)), name="mask_classifier")
+    model.save(out_dir / config.KERAS_MODEL.name)
+    tflite = keras_to_tflite(model)
+    (out_dir / config.TFLITE_MODEL.name).write_bytes(tflite)
+    minutes = (time.time() - started) / 60
+    metrics = write_training_plots(history.history, results, plots_dir)
+    info = {
+        "classes": list(config.CLASS_NAMES), "input_size": size, "input": "RGB uint8 crop, square, padded",
+        "crop_padding": config.CROP_PADDING, "backbone": "MobileNetV2 alpha 1.0 (ImageNet)",
+        "trained_from_layer": CUT_LAYER, "epochs": epochs, "seed": seed, "train_counts": counts,
+        "class_weight": class_weight, "training_minutes": round(minutes, 1),
+        "sources": {"closeups": str(closeups_dir), "real_photos": "mask_detection_dev, train split"},
+    }
+    (out_dir / config.MODEL_INFO.name).write_text(json.dumps(info, indent=2))
+    (out_dir / config.TRAIN_METRICS.name).write_text(json.dumps(
+        {"history": {k: [float(v) for v in vals] for k, vals in history.history.items()}, **metrics}, indent=2))
+    log(f"done in {minutes:.1f} min; model in {out_dir}, plots in {plots_dir}")
+    return {"info": info, "metrics": metrics}
+
+
+def crop_faces_list(pairs, size: int) -> np.ndarray:
+    if not pairs:
+        return np.zeros((0, size, size, 3), np.uint8)
+    return np.stack([crop_faces(img, box[None], size)[0] for img, box in pairs])
+
+
+def keras_to_tflite(model) -> bytes:
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    return converter.convert()
