@@ -11,6 +11,134 @@ from facemask import config
 from facemask.errors import FacemaskError
 
 
+def progress_bar(label: str):
+    """A one-line progress display on stderr (quiet when stderr is not a terminal)."""
+    tty = sys.stderr.isatty()
+
+    def update(done: int, total: int | None) -> None:
+        if not tty and not (total and done == total):
+            return
+        width = 30
+        if total:
+            filled = int(width * done / total)
+            text = f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+        else:
+            text = f"\r{label} {done}"
+        sys.stderr.write(text + ("\n" if total and done >= total else ""))
+        sys.stderr.flush()
+
+    return update
+
+
+def expand_paths(paths: list[str]) -> list[str]:
+    """Files as given, folders replaced by the pictures inside them (sorted)."""
+    from facemask.imageio import IMAGE_SUFFIXES
+
+    out = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            out += [str(Path(raw) / p.name) for p in sorted(path.iterdir())
+                    if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+        else:
+            out.append(raw)
+    return out
+
+
+def _pipeline(args, live: bool = False):
+    from facemask.pipeline import Pipeline
+
+    pipeline = Pipeline(detector=args.detector, threshold=args.threshold, live=live)
+    if pipeline.fallback_reason:
+        print(f"warning: {pipeline.fallback_reason} Using {pipeline.detector_name}.", file=sys.stderr)
+    return pipeline
+
+
+def _detect(args) -> int:
+    import json
+
+    import cv2
+
+    from facemask.annotate import annotate
+    from facemask.export import image_record, safe_filename
+    from facemask.imageio import load_image
+
+    files = expand_paths(args.paths)
+    if not files:
+        raise FacemaskError("no pictures found in the paths given.")
+    pipeline = _pipeline(args)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+    records, failed, written = [], 0, set()
+    for name in files:
+        try:
+            image = load_image(name)
+        except FacemaskError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        dets = pipeline.detect(image)
+        records.append(image_record(name, image.shape[1], image.shape[0], dets))
+        c = dets.counts()
+        print(f"{name}: {len(dets)} faces ({c['with_mask']} with mask, {c['without_mask']} without, "
+              f"{c['mask_worn_incorrectly']} worn incorrectly)")
+        if args.out:
+            stem = safe_filename(name)
+            target, k = args.out / f"{stem}.jpg", 2
+            while target in written:
+                target, k = args.out / f"{stem}-{k}.jpg", k + 1
+            written.add(target)
+            cv2.imwrite(str(target), annotate(image, dets, blur=args.blur))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(records, indent=2))
+    from facemask.export import total_counts
+
+    total = total_counts(records)
+    print(f"{len(records)} of {len(files)} pictures processed; faces: " +
+          ", ".join(f"{v} {k}" for k, v in total.items()))
+    return 1 if failed else 0
+
+
+def _video(args) -> int:
+    from facemask.video import process_video
+
+    pipeline = _pipeline(args, live=not args.photo_mode)
+    summary = process_video(args.file, args.out, pipeline, csv_path=args.csv,
+                            progress=progress_bar(f"{Path(args.file).name}"))
+    print(f"{summary['frames']} frames written to {args.out}" + (f", counts in {args.csv}" if args.csv else ""))
+    if summary.get("warning"):
+        print(f"warning: {summary['warning']}", file=sys.stderr)
+    return 0
+
+
+def _evaluate(args) -> int:
+    from facemask.evaluate import evaluate, format_report
+
+    pipeline = _pipeline(args)
+    split = args.split
+    if split is None:
+        split = "val" if Path(args.images).resolve() == config.DEV_IMAGES.resolve() else "all"
+    report = evaluate(pipeline, args.images, args.annotations, None if split == "all" else split,
+                      out_json=args.json, plots_dir=args.plots, progress=progress_bar("evaluating"))
+    print(format_report(report))
+    return 0
+
+
+def _benchmark(args) -> int:
+    import json
+
+    from facemask.benchmark import format_results, run
+
+    results = run(repeats=args.repeats, soak_frames=args.frames, naive=not args.no_naive,
+                  progress=lambda m: print(m, file=sys.stderr, flush=True))
+    print(format_results(results))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
 def _train(args) -> int:
     from facemask.train import train
 
@@ -24,6 +152,47 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     fmt = argparse.ArgumentDefaultsHelpFormatter
+
+    def common(p, threshold=True):
+        p.add_argument("--detector", choices=config.DETECTORS, default=config.DEFAULT_DETECTOR,
+                       help="face detector")
+        if threshold:
+            p.add_argument("--threshold", type=float, default=config.DEFAULT_THRESHOLD,
+                           help="minimum face-detector score")
+
+    p = verbs.add_parser("detect", help="find faces and mask status in pictures", formatter_class=fmt)
+    p.add_argument("paths", nargs="+", metavar="PATH", help="pictures or folders of pictures")
+    common(p)
+    p.add_argument("--out", type=Path, help="folder for annotated pictures")
+    p.add_argument("--json", type=Path, help="write one entry per picture to this JSON file")
+    p.add_argument("--blur", action="store_true", help="pixelate faces in the annotated pictures")
+    p.set_defaults(func=_detect)
+
+    p = verbs.add_parser("video", help="annotate a video file (H.264 MP4)", formatter_class=fmt)
+    p.add_argument("file", type=Path, help="input video")
+    p.add_argument("--out", type=Path, required=True, help="annotated MP4 to write")
+    p.add_argument("--csv", type=Path, help="per-frame face counts")
+    p.add_argument("--photo-mode", action="store_true",
+                   help="also search upscaled frames for small faces (slower)")
+    common(p)
+    p.set_defaults(func=_video)
+
+    p = verbs.add_parser("evaluate", help="score the pipeline on Pascal VOC photos", formatter_class=fmt)
+    p.add_argument("--images", type=Path, default=config.DEV_IMAGES, help="folder of photos")
+    p.add_argument("--annotations", type=Path, default=config.DEV_ANNOTATIONS, help="Pascal VOC XML folder")
+    p.add_argument("--split", choices=["train", "val", "holdout", "all"], default=None,
+                   help="which dev split (default: val for the dev photos, all for other folders)")
+    p.add_argument("--json", type=Path, help="write the report as JSON here")
+    p.add_argument("--plots", type=Path, help="write PR curves and example photos here")
+    common(p)
+    p.set_defaults(func=_evaluate)
+
+    p = verbs.add_parser("benchmark", help="time every stage, cold start and memory", formatter_class=fmt)
+    p.add_argument("--repeats", type=int, default=50, help="timed runs per frame")
+    p.add_argument("--frames", type=int, default=1000, help="frames served before memory is read")
+    p.add_argument("--no-naive", action="store_true", help="skip the naive SSD + predict-per-face baseline")
+    p.add_argument("--json", type=Path, help="write all figures as JSON here")
+    p.set_defaults(func=_benchmark)
 
     from facemask import train as training
 
@@ -49,6 +218,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug, not the user's fault: one line, traceback only on request
+        if os.environ.get("FACEMASK_DEBUG"):
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc} (set FACEMASK_DEBUG=1 for details)",
+              file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -70,4 +70,7 @@ DETECTOR_SETTINGS: dict[str, dict] = {
     "ssd": {"min_side": 0},
     "haar": {"min_side": 0},
 }
+# Live video (webcam, `facemask video`): a single pass, downscaled so the long side is at most
+# max_side pixels: webcam faces are large, and the frame budget is tight.
+LIVE_DETECTOR_SETTINGS: dict = {"min_side": 0, "max_side": 640}
 CANDIDATE_THRESHOLD = 0.05  # detectors keep boxes down to this score; the pipeline filters later

@@ -24,7 +24,7 @@ def crop_faces(image_bgr: np.ndarray, xyxy: np.ndarray, size: int = CROP_SIZE,
     boxes = square_boxes(xyxy, padding)
     out = np.empty((len(boxes), size, size, 3), np.uint8)
     height, width = image_bgr.shape[:2]
-    for i, (x1, y1, x2, y2) in enumerate(boxes):
+    for i, (x1, y1, x2, _) in enumerate(boxes):
         # affine map from the square box to the crop: one warp, border handled by OpenCV
         scale = size / (x2 - x1)
         matrix = np.array([[scale, 0, -x1 * scale], [0, scale, -y1 * scale]], np.float32)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -39,13 +40,13 @@ class Detections:
         self.probabilities = np.asarray(self.probabilities, np.float32).reshape(n, len(CLASS_NAMES))
 
     @classmethod
-    def empty(cls) -> "Detections":
+    def empty(cls) -> Detections:
         return cls()
 
     def __len__(self) -> int:
         return len(self.xyxy)
 
-    def __getitem__(self, index: Any) -> "Detections":
+    def __getitem__(self, index: Any) -> Detections:
         if isinstance(index, (int, np.integer)):
             index = [int(index)]
         return Detections(

@@ -24,12 +24,13 @@ class FaceDetector:
     name = "base"
 
     def __init__(self, threshold: float = 0.5, min_side: int | tuple[int, ...] = 0,
-                 max_upscale: float = 3.0, merge_iou: float = 0.4,
+                 max_upscale: float = 3.0, max_side: int = 0, merge_iou: float = 0.4,
                  box_scale: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)) -> None:
         self.threshold = threshold
         # one pass per entry: 0 means native size, N means "upscale until the short side is N px"
         self.min_sides = tuple(min_side) if isinstance(min_side, (tuple, list)) else (min_side,)
         self.max_upscale = max_upscale
+        self.max_side = max_side  # downscale so the long side is at most this (0: never)
         self.merge_iou = merge_iou
         # (dx, dy, sw, sh): centre shift as a fraction of the box size, then width/height factors
         self.box_scale = box_scale
@@ -60,6 +61,8 @@ class FaceDetector:
     def _factor(self, height: int, width: int, side: int) -> float:
         if side and min(height, width) < side:
             return min(side / min(height, width), self.max_upscale)
+        if self.max_side and max(height, width) > self.max_side:
+            return self.max_side / max(height, width)
         return 1.0
 
     def _reshape_boxes(self, boxes: np.ndarray) -> np.ndarray:

@@ -21,8 +21,8 @@ class Pipeline:
         if isinstance(detector, FaceDetector):
             self.detector = detector
         else:
-            # live video: one pass at native size; photos: extra upscaled pass for small faces
-            extra = {"min_side": 0} if live else {}
+            # live video: one cheap pass (faces near a webcam are large); photos: extra upscaled pass
+            extra = dict(config.LIVE_DETECTOR_SETTINGS) if live else {}
             self.detector = create_detector(detector, threshold=config.CANDIDATE_THRESHOLD, **extra)
         self.threshold = threshold
         self.classifier = classifier or MaskClassifier(backend=backend)

@@ -40,8 +40,9 @@ def draw_synthetic_mask(image: np.ndarray, box: np.ndarray, landmarks: np.ndarra
     shape = SHAPES[rng.integers(len(SHAPES))]
     bottom = chin_y
     if shape == "surgical":
-        pts = [(left, top + 0.05 * face_w), (right, top + 0.05 * face_w), (right - 0.05 * face_w, bottom - 0.1 * face_w),
-               (centre_x, bottom), (left + 0.05 * face_w, bottom - 0.1 * face_w)]
+        pts = [(left, top + 0.05 * face_w), (right, top + 0.05 * face_w),
+               (right - 0.05 * face_w, bottom - 0.1 * face_w), (centre_x, bottom),
+               (left + 0.05 * face_w, bottom - 0.1 * face_w)]
     elif shape == "n95":
         pts = [(left + 0.05 * face_w, top + 0.12 * face_w), (centre_x, top - 0.03 * face_w),
                (right - 0.05 * face_w, top + 0.12 * face_w), (right - 0.08 * face_w, bottom - 0.15 * face_w),

@@ -25,9 +25,11 @@ from facemask.synthetic import draw_synthetic_mask
 
 # --- the numbers that matter ---
 SEED = 1337
-EPOCHS = 14
+HEAD_EPOCHS = 4  # phase 1: only the new classification layer learns
+EPOCHS = 12  # phase 2: the upper backbone blocks learn too, at a lower rate
 BATCH_SIZE = 64
-LEARNING_RATE = 1e-3
+HEAD_LEARNING_RATE = 1e-3
+LEARNING_RATE = 1e-4
 CUT_LAYER = "block_13_expand"  # layers before it are frozen and cached; from it on are trained
 CLOSEUP_VARIANTS = 2  # augmented copies per close-up photo
 REAL_VARIANTS = {0: 3, 1: 8, 2: 30}  # copies per real face crop, by class (rare classes get more)
@@ -89,7 +91,14 @@ def load_closeups(folder: Path, detector: YuNetDetector, rng: np.random.Generato
                 log(f"skipped {exc}")
                 continue
             box, landmarks = main_face(image, detector)
-            items.append((image, box, landmarks, label, dhash(image)))
+            # keep only the face and a margin around it: thousands of full photos would not fit in memory
+            side = max(box[2] - box[0], box[3] - box[1])
+            x0, y0 = int(max(box[0] - side, 0)), int(max(box[1] - side, 0))
+            region = image[y0:int(box[3] + side), x0:int(box[2] + side)].copy()
+            offset = np.array([x0, y0], np.float32)
+            box = box - np.tile(offset, 2)
+            landmarks = None if landmarks is None else landmarks - offset
+            items.append((region, box, landmarks, label, dhash(image)))
     groups = group_near_duplicates([it[4] for it in items])
     unique = np.unique(groups)
     val_groups = set(rng.choice(unique, size=int(len(unique) * VAL_SHARE), replace=False).tolist())
@@ -227,13 +236,17 @@ def train(out_dir: Path = config.MODELS_DIR, plots_dir: Path = config.PLOTS_DIR,
           size: int = config.CROP_SIZE, seed: int = SEED) -> dict:
     import keras
 
-    from facemask.report import write_training_plots
-
     started = time.time()
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     out_dir, plots_dir = Path(out_dir), Path(plots_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+
+    cache = config.CACHE_DIR / f"train_features_{cache_key(seed, size)}.npz"
+    if cache.exists():
+        log(f"reusing cached crops and features from {cache}")
+        data = np.load(cache)
+        return fit_and_save(data, out_dir, plots_dir, closeups_dir, epochs, size, seed, started)
 
     # 1. data
     detector = YuNetDetector(threshold=0.5)
@@ -262,25 +275,69 @@ def train(out_dir: Path = config.MODELS_DIR, plots_dir: Path = config.PLOTS_DIR,
     f_train = features(lower, x_train)
     f_val = {k: features(lower, x) for k, (x, _) in val_sets.items()}
     log(f"cached backbone features {f_train.shape} in {time.time() - t0:.0f} s")
+    data = {"y_train": y_train, "f_train": f_train,
+            "x_val_closeups": val_sets["closeups"][0], "y_val_closeups": val_sets["closeups"][1],
+            "f_val_closeups": f_val["closeups"], "x_val_real_photos": val_sets["real_photos"][0],
+            "y_val_real_photos": val_sets["real_photos"][1], "f_val_real_photos": f_val["real_photos"]}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, **data)
+    return fit_and_save(data, out_dir, plots_dir, closeups_dir, epochs, size, seed, started)
 
-    # 4. fit the upper blocks + head; BatchNorm layers stay in inference mode
-    for layer in upper.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.trainable = False
+
+def cache_key(seed: int, size: int) -> str:
+    """Crops and features depend only on these: a new key whenever one of them changes."""
+    import hashlib
+
+    parts = [seed, size, CLOSEUP_VARIANTS, REAL_VARIANTS, SYNTHETIC_PER_FACE, CUT_LAYER, DHASH_RADIUS,
+             VAL_SHARE, config.CROP_PADDING]
+    digest = hashlib.sha1(repr(parts).encode())
+    for module in ("synthetic.py", "crops.py"):  # the code that draws and cuts the crops
+        digest.update((Path(__file__).parent / module).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def fit_and_save(data, out_dir, plots_dir, closeups_dir, epochs, size, seed, started) -> dict:
+    import keras
+
+    from facemask.report import write_training_plots
+
+    keras.utils.set_random_seed(seed)
+    y_train, f_train = data["y_train"], data["f_train"]
+    counts = {config.CLASS_NAMES[c]: int(np.sum(y_train == c)) for c in range(3)}
+    val_names = ("closeups", "real_photos")
+    f_val = {k: data[f"f_val_{k}"] for k in val_names}
+    y_val = {k: data[f"y_val_{k}"] for k in val_names}
+    inputs, scaled, base = build_backbone(size)
+    lower, upper = split_backbone(base)
+    lower.trainable = False
+
+    # 4. fit the upper blocks + head
     freq = np.bincount(y_train, minlength=3) / len(y_train)
     class_weight = {c: float(min(1.0 / (3 * freq[c]), 5.0)) for c in range(3)}
+    fit_args = dict(batch_size=BATCH_SIZE, class_weight=class_weight, shuffle=True, verbose=2,
+                    validation_data=(f_val["real_photos"], y_val["real_photos"]))
+    # phase 1: the new head alone, so its random start does not wreck the pretrained blocks
+    for layer in upper.layers:
+        layer.trainable = layer.name == "mask_class"
+    upper.compile(optimizer=keras.optimizers.Adam(HEAD_LEARNING_RATE),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    log("phase 1: head only")
+    first = upper.fit(f_train, y_train, epochs=HEAD_EPOCHS, **fit_args).history
+    # phase 2: upper blocks too (BatchNorm stays frozen, in inference mode)
+    for layer in upper.layers:
+        layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
     steps = epochs * int(np.ceil(len(f_train) / BATCH_SIZE))
     upper.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps)),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    history = upper.fit(f_train, y_train, batch_size=BATCH_SIZE, epochs=epochs, class_weight=class_weight,
-                        validation_data=(f_val["real_photos"], val_sets["real_photos"][1]),
-                        shuffle=True, verbose=2)
+    log("phase 2: upper blocks + head")
+    second = upper.fit(f_train, y_train, epochs=epochs, **fit_args).history
+    history = {k: first[k] + second[k] for k in first}
 
     # 5. evaluate on held-out crops
     results = {}
-    for name, (x, y) in val_sets.items():
+    for name in val_names:
         probs = np.asarray(upper.predict(f_val[name], verbose=0))
-        results[name] = {"y_true": y.tolist(), "probs": probs.round(5).tolist()}
+        results[name] = {"y_true": y_val[name].tolist(), "probs": probs.round(5).tolist()}
 
     # 6. save: one Keras model (rescaling + backbone + head), its TFLite twin, metrics, plots
     model = keras.Model(inputs, upper(lower(scaled)), name="mask_classifier")
@@ -288,17 +345,17 @@ def train(out_dir: Path = config.MODELS_DIR, plots_dir: Path = config.PLOTS_DIR,
     tflite = keras_to_tflite(model)
     (out_dir / config.TFLITE_MODEL.name).write_bytes(tflite)
     minutes = (time.time() - started) / 60
-    metrics = write_training_plots(history.history, results, plots_dir)
+    metrics = write_training_plots(history, results, plots_dir)
     info = {
         "classes": list(config.CLASS_NAMES), "input_size": size, "input": "RGB uint8 crop, square, padded",
         "crop_padding": config.CROP_PADDING, "backbone": "MobileNetV2 alpha 1.0 (ImageNet)",
         "trained_from_layer": CUT_LAYER, "epochs": epochs, "seed": seed, "train_counts": counts,
-        "class_weight": class_weight, "training_minutes": round(minutes, 1),
+        "class_weight": class_weight, "head_epochs": HEAD_EPOCHS, "training_minutes": round(minutes, 1),
         "sources": {"closeups": str(closeups_dir), "real_photos": "mask_detection_dev, train split"},
     }
     (out_dir / config.MODEL_INFO.name).write_text(json.dumps(info, indent=2))
     (out_dir / config.TRAIN_METRICS.name).write_text(json.dumps(
-        {"history": {k: [float(v) for v in vals] for k, vals in history.history.items()}, **metrics}, indent=2))
+        {"history": {k: [float(v) for v in vals] for k, vals in history.items()}, **metrics}, indent=2))
     log(f"done in {minutes:.1f} min; model in {out_dir}, plots in {plots_dir}")
     return {"info": info, "metrics": metrics}
 

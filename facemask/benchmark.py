@@ -1,0 +1,212 @@
+"""`facemask benchmark`: milliseconds per frame, classifier batch cost, cold start, memory.
+
+Frames are 640x480, made from real pictures in ../shared with 0, 1, 4 and 8+ faces. The same
+run measures the naive way many public projects do it (res10 SSD at 300x300, then Keras
+`model.predict` once per face), so the result reads as a ratio.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+
+from facemask import config
+from facemask.dataset import load_voc_dir
+from facemask.imageio import load_image
+
+FRAME_SIZE = (640, 480)
+
+
+def letterbox(image: np.ndarray, size=FRAME_SIZE) -> np.ndarray:
+    width, height = size
+    scale = min(width / image.shape[1], height / image.shape[0])
+    resized = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
+                         interpolation=cv2.INTER_AREA)
+    out = np.full((height, width, 3), 40, np.uint8)
+    y, x = (height - resized.shape[0]) // 2, (width - resized.shape[1]) // 2
+    out[y:y + resized.shape[0], x:x + resized.shape[1]] = resized
+    return out
+
+
+def benchmark_frames() -> dict[str, np.ndarray]:
+    """640x480 frames with 0, 1, 4 and 8+ faces, from real pictures."""
+    closeups = sorted((config.CLASSIFICATION_DIR / "without_mask").glob("*"))[:40:10]
+    closeups += sorted((config.CLASSIFICATION_DIR / "with_mask").glob("*"))[:40:10]
+    faces = [load_image(p) for p in closeups]
+    one = letterbox(faces[0])
+    four = np.concatenate([np.concatenate([letterbox(f, (320, 240)) for f in faces[i:i + 2]], 1)
+                           for i in (0, 4)], 0)
+    annotations = load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS)
+    crowd = max((a for a in annotations if len(a.xyxy) >= 8),
+                key=lambda a: float(np.median(a.xyxy[:, 2] - a.xyxy[:, 0])))
+    many = letterbox(load_image(crowd.image_path))
+    # no faces: a corner of a photo that holds no annotated face, stretched to the frame
+    for ann in annotations:
+        image = load_image(ann.image_path)
+        h, w = image.shape[:2]
+        if ann.xyxy.size and ann.xyxy[:, 1].min() > h * 0.45:
+            empty = cv2.resize(image[: int(h * 0.4)], FRAME_SIZE)
+            break
+    else:
+        empty = np.full((FRAME_SIZE[1], FRAME_SIZE[0], 3), 128, np.uint8)
+    return {"0 faces": empty, "1 face": one, "4 faces": four, "8+ faces": many}
+
+
+def time_call(fn, repeats: int, warmup: int = 3) -> dict:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    return {"median_ms": round(statistics.median(times), 2),
+            "p90_ms": round(times[int(0.9 * (len(times) - 1))], 2)}
+
+
+class NaivePipeline:
+    """The tutorial way: SSD at 300x300, threshold 0.5, Keras `predict` once per face."""
+
+    def __init__(self) -> None:
+        import keras
+
+        from facemask.crops import crop_faces
+        from facemask.detectors import SSDDetector
+
+        self.detector = SSDDetector(threshold=0.5, min_side=0)
+        self.model = keras.models.load_model(config.KERAS_MODEL, compile=False)
+        self.crop = crop_faces
+
+    def detect(self, image: np.ndarray):
+        boxes, _ = self.detector.detect(image)
+        return [self.model.predict(self.crop(image, box[None]).astype(np.float32), verbose=0)
+                for box in boxes]
+
+
+def run(repeats: int = 50, soak_frames: int = 1000, naive: bool = True, progress=print) -> dict:
+    from facemask.classifier import MaskClassifier
+    from facemask.pipeline import Pipeline
+
+    frames = benchmark_frames()
+    results: dict = {"frame_size": list(FRAME_SIZE), "cpu_cores": os.cpu_count(), "pipelines": {}}
+    configs = [("default live (yunet, video frames)", dict(detector="yunet", live=True)),
+               ("default photo (yunet, 2 scales)", dict(detector="yunet")),
+               ("ssd live", dict(detector="ssd", live=True)),
+               ("haar live", dict(detector="haar", live=True))]
+    classifier = MaskClassifier()
+    for name, kwargs in configs:
+        pipeline = Pipeline(classifier=classifier, **kwargs)
+        row = {}
+        for label, frame in frames.items():
+            row[label] = time_call(lambda p=pipeline, f=frame: p.detect(f), repeats)
+            row[label]["faces_found"] = len(pipeline.detect(frame))
+        results["pipelines"][name] = row
+        progress(f"{name}: " + ", ".join(f"{k} {v['median_ms']} ms" for k, v in row.items()))
+    if naive:
+        pipeline = NaivePipeline()
+        row = {}
+        for label, frame in frames.items():
+            row[label] = time_call(lambda p=pipeline, f=frame: p.detect(f), max(repeats // 2, 5))
+            row[label]["faces_found"] = len(pipeline.detect(frame))
+        results["pipelines"]["naive (ssd 300x300 + predict per face)"] = row
+        progress("naive: " + ", ".join(f"{k} {v['median_ms']} ms" for k, v in row.items()))
+
+    # classifier alone, per batch size, per way of serving it
+    crops = np.random.default_rng(0).integers(0, 255, (16, config.CROP_SIZE, config.CROP_SIZE, 3), np.uint8)
+    results["classifier"] = {}
+    serving = {"tflite via cv2.dnn (shipped)": classifier.predict}
+    try:
+        keras_clf = MaskClassifier(backend="keras")
+        serving["keras model(x)"] = keras_clf.predict
+        serving["keras model.predict"] = lambda x: keras_clf.model.predict(x.astype(np.float32), verbose=0)
+    except Exception as exc:  # noqa: BLE001 - the benchmark reports what it could not measure
+        progress(f"keras backend not measured: {exc}")
+    for name, fn in serving.items():
+        results["classifier"][name] = {f"batch {n}": time_call(lambda n=n, fn=fn: fn(crops[:n]), repeats)
+                                       for n in (1, 4, 16)}
+        progress(f"classifier {name}: " + ", ".join(
+            f"{k} {v['median_ms']} ms" for k, v in results["classifier"][name].items()))
+
+    results["cold_start_s"] = cold_start()
+    progress(f"cold start (import + load + first frame): {results['cold_start_s']} s")
+    results["memory"] = soak(soak_frames)
+    progress(f"memory: {results['memory']}")
+    default = results["pipelines"]["default live (yunet, video frames)"]["4 faces"]["median_ms"]
+    if naive:
+        slow = results["pipelines"]["naive (ssd 300x300 + predict per face)"]["4 faces"]["median_ms"]
+        results["speedup_4_faces_vs_naive"] = round(slow / default, 1)
+    return results
+
+
+_COLD = """
+import time, sys
+t0 = time.perf_counter()
+import numpy as np
+from facemask import Pipeline
+p = Pipeline(live=True)
+p.detect(np.zeros((480, 640, 3), np.uint8))
+print(round(time.perf_counter() - t0, 2))
+"""
+
+_SOAK = """
+import json, sys, resource
+import numpy as np
+from facemask import Pipeline
+from facemask.benchmark import benchmark_frames
+frames = list(benchmark_frames().values())
+p = Pipeline(live=True)
+def rss():
+    for line in open('/proc/self/status'):
+        if line.startswith('VmRSS'):
+            return int(line.split()[1]) / 1024
+n = int(sys.argv[1]); out = {}
+for i in range(1, n + 1):
+    p.detect(frames[i % len(frames)])
+    if i in (n // 2, n):
+        out[f'rss_mb_at_{i}'] = round(rss(), 1)
+out['peak_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+print(json.dumps(out))
+"""
+
+
+def cold_start() -> float:
+    """Seconds for a fresh process to import facemask, load the models and run one frame."""
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", _COLD], capture_output=True, text=True, check=True)
+    return round(float(out.stdout.strip().splitlines()[-1]), 2) if out.stdout else round(time.perf_counter() - t0, 2)
+
+
+def soak(frames: int) -> dict:
+    """RSS of a process that has served `frames` frames, and its growth over the second half."""
+    out = subprocess.run([sys.executable, "-c", _SOAK, str(frames)], capture_output=True, text=True, check=True)
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    half, full = data[f"rss_mb_at_{frames // 2}"], data[f"rss_mb_at_{frames}"]
+    data["growth_mb_second_half"] = round(full - half, 1)
+    return data
+
+
+def format_results(results: dict) -> str:
+    labels = list(next(iter(results["pipelines"].values())).keys())
+    lines = [f"ms per {results['frame_size'][0]}x{results['frame_size'][1]} frame, median / p90 "
+             f"({results['cpu_cores']} cores)", f"{'pipeline':<42}" + "".join(f"{lab:>18}" for lab in labels)]
+    for name, row in results["pipelines"].items():
+        lines.append(f"{name:<42}" + "".join(
+            f"{row[lab]['median_ms']:>8.1f} / {row[lab]['p90_ms']:<6.1f}({row[lab]['faces_found']})"
+            .rjust(18) for lab in labels))
+    lines += ["", "classifier ms per batch (median)"]
+    for name, row in results["classifier"].items():
+        lines.append(f"  {name:<40}" + "".join(f"{k}: {v['median_ms']:>7.2f}   " for k, v in row.items()))
+    lines += ["", f"cold start (import + load + first frame): {results['cold_start_s']} s",
+              f"memory: {results['memory']}"]
+    if "speedup_4_faces_vs_naive" in results:
+        lines.append(f"default live pipeline vs naive on the 4-face frame: "
+                     f"{results['speedup_4_faces_vs_naive']}x faster")
+    return "\n".join(lines)

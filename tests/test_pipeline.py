@@ -1,0 +1,148 @@
+"""The real pipeline on real photos from ../shared: boxes and labels on known faces."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from facemask import CLASS_NAMES, Detections, FacemaskError, Pipeline, annotate, config, load_image
+from facemask.dataset import read_voc, split_of
+from facemask.metrics import iou_matrix
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return Pipeline()
+
+
+def dev_photo(stem):
+    ann = read_voc(config.DEV_ANNOTATIONS / f"{stem}.xml", config.DEV_IMAGES)
+    return load_image(ann.image_path), ann
+
+
+def large_faces_found(dets, ann, min_width=40):
+    """For each annotated face at least min_width px wide: (IoU of best box, predicted label, true label)."""
+    out = []
+    ious = iou_matrix(dets.xyxy, ann.xyxy)
+    for j, box in enumerate(ann.xyxy):
+        if box[2] - box[0] < min_width:
+            continue
+        i = int(np.argmax(ious[:, j])) if len(dets) else -1
+        out.append((float(ious[i, j]) if i >= 0 else 0.0, dets.labels[i] if i >= 0 else None,
+                    CLASS_NAMES[ann.class_id[j]]))
+    return out
+
+
+# photos with several large, clearly visible faces of each class (from the val split: never trained on)
+KNOWN = ["maksssksksss12", "maksssksksss112", "maksssksksss20"]
+
+
+@pytest.mark.parametrize("stem", KNOWN)
+def test_large_faces_are_boxed_and_labelled(pipeline, stem):
+    image, ann = dev_photo(stem)
+    dets = pipeline.detect(image)
+    found = large_faces_found(dets, ann)
+    assert found, "photo should have large faces"
+    for iou, predicted, truth in found:
+        assert iou >= 0.5, f"{stem}: a {truth} face was not boxed (best IoU {iou:.2f})"
+        assert predicted == truth, f"{stem}: {truth} face labelled {predicted}"
+
+
+def test_crowd_photo_finds_most_small_faces(pipeline):
+    # a street photo with many faces under 32 px: the upscaled pass must find most of them
+    stems = [p.stem for p in sorted(config.DEV_ANNOTATIONS.glob("*.xml")) if split_of(p.stem) == "val"]
+    crowd = max((read_voc(config.DEV_ANNOTATIONS / f"{s}.xml", config.DEV_IMAGES) for s in stems),
+                key=lambda a: len(a.xyxy))
+    dets = pipeline.detect(load_image(crowd.image_path))
+    ious = iou_matrix(dets.xyxy, crowd.xyxy)
+    recall = float(np.mean(ious.max(axis=0) >= 0.5)) if len(dets) else 0.0
+    assert len(crowd.xyxy) >= 10
+    assert recall >= 0.6, f"only {recall:.0%} of {len(crowd.xyxy)} faces found"
+
+
+def test_all_faces_of_a_frame_go_to_the_classifier_in_one_call(pipeline, monkeypatch):
+    image, ann = dev_photo(KNOWN[0])
+    calls = []
+    original = pipeline.classifier.predict
+    monkeypatch.setattr(pipeline.classifier, "predict", lambda crops: calls.append(len(crops)) or original(crops))
+    dets = pipeline.detect(image)
+    assert len(dets) >= 2 and calls == [len(dets)]
+
+
+def test_detections_are_one_type_with_filtering_and_records(pipeline):
+    image, _ = dev_photo(KNOWN[0])
+    dets = pipeline.detect(image, threshold=0.05)
+    strong = dets[dets.face_score >= 0.5]
+    assert isinstance(strong, Detections) and len(strong) <= len(dets)
+    assert np.allclose(dets.probabilities.sum(axis=1), 1, atol=1e-3)
+    record = strong.to_records()[0]
+    assert set(record) == {"box", "label", "score", "face_score"} and record["label"] in CLASS_NAMES
+    assert sum(strong.counts().values()) == len(strong)
+
+
+def test_annotate_draws_class_coloured_boxes_without_touching_the_input(pipeline):
+    image, _ = dev_photo(KNOWN[0])
+    before = image.copy()
+    dets = pipeline.detect(image)
+    out = annotate(image, dets)
+    assert np.array_equal(image, before)
+    x1, y1, x2, y2 = dets.xyxy[0].astype(int)
+    colour = np.array(config.CLASS_COLORS[dets.labels[0]])
+    edge = out[y1 + 3:y2 - 3, x1]  # left edge of the first box
+    assert np.mean(np.all(np.abs(edge.astype(int) - colour) <= 40, axis=1)) > 0.5
+
+
+@pytest.mark.parametrize("name", ["haar", "ssd", "yunet"])
+def test_every_detector_finds_a_large_face(name):
+    image, ann = dev_photo(KNOWN[0])
+    dets = Pipeline(detector=name).detect(image)
+    assert len(dets) >= 1
+
+
+def test_missing_detector_files_fall_back_to_haar_with_a_reason(monkeypatch, tmp_path):
+    monkeypatch.setattr(config, "YUNET_WEIGHTS", tmp_path / "nope.onnx")
+    pipeline = Pipeline(detector="yunet")
+    assert pipeline.detector_name == "haar"
+    assert "yunet" in pipeline.fallback_reason and "place_weights" in pipeline.fallback_reason
+
+
+def test_missing_classifier_is_a_clear_error(tmp_path):
+    from facemask.classifier import MaskClassifier
+
+    with pytest.raises(FacemaskError, match="facemask train"):
+        MaskClassifier(tmp_path / "missing.tflite")
+
+
+def run_cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "facemask.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=600, **kw)
+
+
+def test_cli_detect_writes_json_and_annotated_pictures(tmp_path):
+    image_path = config.DEV_IMAGES / f"{KNOWN[0]}.jpg"
+    result = run_cli("detect", image_path, "--out", tmp_path / "out", "--json", tmp_path / "r.json")
+    assert result.returncode == 0, result.stderr
+    records = json.loads((tmp_path / "r.json").read_text())
+    assert records[0]["image"] == str(image_path)
+    assert (records[0]["width"], records[0]["height"]) == load_image(image_path).shape[1::-1]
+    assert records[0]["faces"] and set(records[0]["faces"][0]) == {"box", "label", "score", "face_score"}
+    assert len(list((tmp_path / "out").glob("*.jpg"))) == 1
+    assert "faces" in result.stdout
+
+
+def test_cli_evaluate_reports_ap_table_and_json(tmp_path):
+    # a small folder of 6 val photos keeps this quick; the full run is in the README
+    images, annotations = tmp_path / "images", tmp_path / "annotations"
+    images.mkdir(), annotations.mkdir()
+    stems = [p.stem for p in sorted(config.DEV_ANNOTATIONS.glob("*.xml")) if split_of(p.stem) == "val"][:6]
+    for s in stems:
+        (images / f"{s}.jpg").symlink_to(config.DEV_IMAGES / f"{s}.jpg")
+        (annotations / f"{s}.xml").symlink_to(config.DEV_ANNOTATIONS / f"{s}.xml")
+    result = run_cli("evaluate", "--images", images, "--annotations", annotations, "--json", tmp_path / "e.json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert report["images"] == 6
+    assert 0.3 <= report["ap"]["all"]["with_mask"] <= 1.0
+    assert "mean(with,without)" in result.stdout
