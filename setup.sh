@@ -1,12 +1,36 @@
 #!/bin/sh
-# Put the face detectors' weights in place (safe to repeat): run before `streamlit run app.py`.
-# `--dev` (CI) first makes .venv, if missing, with the package and its test tools.
+# Set-up on a fresh machine, safe to repeat: .venv with the package and its dependencies, then the
+# face detectors' weights. `--dev` adds the test tools and Debian's headless Chromium.
+# On Heroku (DYNO set) the buildpack has installed requirements.txt already: only the weights are placed.
 set -e
 cd "$(dirname "$0")"
-PYTHON=python
-if [ "${1:-}" = "--dev" ]; then
-    [ -x .venv/bin/python ] || python3 -m venv .venv
-    .venv/bin/python -m pip install --quiet -e . pytest playwright ruff
-    PYTHON=.venv/bin/python
+
+if [ -n "${DYNO:-}" ]; then
+    exec python face_detector/place_weights.py
 fi
-"$PYTHON" face_detector/place_weights.py
+
+REQUIREMENTS="requirements.txt pyproject.toml"
+if [ "${1:-}" = "--dev" ]; then
+    REQUIREMENTS="$REQUIREMENTS requirements-dev.txt"
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+# reinstall only when a requirements file changed since the last successful install
+STAMP=".venv/.facemask-$(cat $REQUIREMENTS | sha256sum | cut -c1-16)"
+if [ ! -e "$STAMP" ]; then
+    .venv/bin/python -m pip install --quiet -e .
+    if [ "${1:-}" = "--dev" ]; then
+        .venv/bin/python -m pip install --quiet -r requirements-dev.txt
+    fi
+    touch "$STAMP"
+fi
+
+if [ "${1:-}" = "--dev" ] && ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && apt-get install -y -qq chromium
+    else
+        echo "setup.sh: install Chromium (Debian: apt-get install chromium) for the browser tests" >&2
+    fi
+fi
+
+.venv/bin/python face_detector/place_weights.py

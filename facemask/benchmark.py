@@ -122,7 +122,9 @@ def run(repeats: int = 50, soak_frames: int = 1000, naive: bool = True, progress
     # classifier alone, per batch size, per way of serving it
     crops = np.random.default_rng(0).integers(0, 255, (16, config.CROP_SIZE, config.CROP_SIZE, 3), np.uint8)
     results["classifier"] = {}
-    serving = {"tflite via cv2.dnn (shipped)": classifier.predict}
+    serving = {f"tflite on {classifier.backend} (shipped)": classifier.predict}
+    if classifier.backend != "opencv":
+        serving["tflite via OpenCV DNN"] = MaskClassifier(backend="opencv").predict
     try:
         keras_clf = MaskClassifier(backend="keras")
         serving["keras model(x)"] = keras_clf.predict

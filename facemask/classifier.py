@@ -2,50 +2,77 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from facemask import config
 from facemask.errors import FacemaskError
 
+BACKENDS = ("litert", "opencv", "keras")
+
 
 class MaskClassifier:
-    """Serves the trained model: TFLite through OpenCV's DNN module (no TensorFlow import),
-    or the Keras file (imports TensorFlow) with `backend="keras"`."""
+    """Serves the trained model. `litert` (default): the TFLite file on Google's LiteRT runtime
+    with XNNPACK; `opencv`: the same file through OpenCV's DNN module; `keras`: the Keras file
+    (imports TensorFlow, slow to start). `facemask benchmark` measures all three."""
 
-    def __init__(self, model_path: str | Path | None = None, backend: str = "tflite") -> None:
-        self.backend = backend
-        if backend == "tflite":
-            path = Path(model_path or config.TFLITE_MODEL)
-            _require(path)
-            self.net = cv2.dnn.readNetFromTFLite(str(path))
-            self.net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
-        elif backend == "keras":
-            path = Path(model_path or config.KERAS_MODEL)
-            _require(path)
-            import keras  # imported here: only this backend needs TensorFlow
+    def __init__(self, model_path: str | Path | None = None, backend: str = config.CLASSIFIER_BACKEND,
+                 threads: int = config.CLASSIFIER_THREADS) -> None:
+        if backend not in BACKENDS:
+            raise FacemaskError(f"Unknown classifier backend {backend!r}; use one of {', '.join(BACKENDS)}.")
+        if backend == "litert":
+            try:
+                from ai_edge_litert.interpreter import Interpreter
+            except ImportError:  # runtime not installed: same file through OpenCV
+                backend = "opencv"
+        default = config.KERAS_MODEL if backend == "keras" else config.TFLITE_MODEL
+        path = Path(model_path or default)
+        if not path.exists():
+            raise FacemaskError(f"The mask classifier {path.name} is missing from {path.parent}; "
+                                "train it with `facemask train` (see README).")
+        self.backend, self.path = backend, path
+        self.input_size = _input_size(path)
+        if backend == "litert":
+            self._interpreter = Interpreter(str(path), num_threads=threads)
+            self._input = self._interpreter.get_input_details()[0]["index"]
+            self._output = self._interpreter.get_output_details()[0]["index"]
+            self._batch = None
+        elif backend == "opencv":
+            import cv2
+
+            self._net = cv2.dnn.readNetFromTFLite(str(path))
+            self._net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
+        else:
+            import keras  # only this backend needs TensorFlow
 
             self.model = keras.models.load_model(path, compile=False)
-        else:
-            raise FacemaskError(f"Unknown classifier backend {backend!r}; use 'tflite' or 'keras'.")
-        self.path = path
-        self.input_size = config.CROP_SIZE
 
     def predict(self, crops_rgb: np.ndarray) -> np.ndarray:
         """(N, S, S, 3) uint8 RGB crops -> (N, n_classes) probabilities, in one call."""
         if len(crops_rgb) == 0:
             return np.zeros((0, len(config.CLASS_NAMES)), np.float32)
         batch = np.ascontiguousarray(crops_rgb, dtype=np.float32)
-        if self.backend == "keras":
-            return np.asarray(self.model(batch, training=False), np.float32)
-        self.net.setInput(batch)
-        return np.asarray(self.net.forward(), np.float32).reshape(len(batch), -1)
+        if self.backend == "litert":
+            if self._batch != len(batch):  # re-plan only when the number of faces changes
+                self._interpreter.resize_tensor_input(self._input, batch.shape)
+                self._interpreter.allocate_tensors()
+                self._batch = len(batch)
+            self._interpreter.set_tensor(self._input, batch)
+            self._interpreter.invoke()
+            return np.array(self._interpreter.get_tensor(self._output), np.float32)
+        if self.backend == "opencv":
+            # OpenCV's importer maps the TFLite graph to NCHW blobs
+            self._net.setInput(np.ascontiguousarray(batch.transpose(0, 3, 1, 2)))
+            return np.asarray(self._net.forward(), np.float32).reshape(len(batch), -1)
+        return np.asarray(self.model(batch, training=False), np.float32)
 
 
-def _require(path: Path) -> None:
-    if not path.exists():
-        raise FacemaskError(
-            f"The mask classifier {path.name} is missing from {path.parent}; "
-            "train it with `facemask train` (see README).")
+def _input_size(model_path: Path) -> int:
+    """The crop side the model was trained at, from model_info.json beside it."""
+    info = model_path.parent / config.MODEL_INFO.name
+    try:
+        return int(json.loads(info.read_text())["input_size"])
+    except (OSError, ValueError, KeyError):
+        return config.CROP_SIZE

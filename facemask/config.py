@@ -53,7 +53,9 @@ DETECTORS = ("yunet", "ssd", "haar")
 DEFAULT_DETECTOR = "yunet"
 FALLBACK_DETECTOR = "haar"
 DEFAULT_THRESHOLD = 0.5  # minimum face-detector score shown to users
-CROP_SIZE = 96  # classifier input side, pixels
+CROP_SIZE = 96  # classifier input side, pixels (a trained model's own size wins: model_info.json)
+CLASSIFIER_BACKEND = "litert"  # litert | opencv | keras: see facemask/classifier.py
+CLASSIFIER_THREADS = 2
 CROP_PADDING = 0.15  # extra margin around the face box, fraction of its side
 
 # --- input limits ---

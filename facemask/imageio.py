@@ -24,6 +24,7 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
         raise FacemaskError(f"{name}: the file is empty.")
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # e.g. "Corrupt EXIF data": nothing a user can do
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
                 _check_size(img.size, name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from facemask import config
@@ -16,7 +18,7 @@ class Pipeline:
 
     def __init__(self, detector: str | FaceDetector = config.DEFAULT_DETECTOR,
                  threshold: float = config.DEFAULT_THRESHOLD,
-                 classifier: MaskClassifier | None = None, backend: str = "tflite",
+                 classifier: MaskClassifier | None = None, backend: str = config.CLASSIFIER_BACKEND,
                  live: bool = False) -> None:
         if isinstance(detector, FaceDetector):
             self.detector = detector
@@ -26,6 +28,8 @@ class Pipeline:
             self.detector = create_detector(detector, threshold=config.CANDIDATE_THRESHOLD, **extra)
         self.threshold = threshold
         self.classifier = classifier or MaskClassifier(backend=backend)
+        # one pipeline serves every browser session; its models keep per-call state
+        self._lock = threading.Lock()
 
     @property
     def detector_name(self) -> str:
@@ -39,12 +43,13 @@ class Pipeline:
     def detect(self, image_bgr: np.ndarray, threshold: float | None = None) -> Detections:
         """Faces with a detector score >= threshold, each with its mask class and confidence."""
         threshold = self.threshold if threshold is None else threshold
-        boxes, face_scores = self.detector.detect(image_bgr)
-        keep = face_scores >= threshold
-        boxes, face_scores = boxes[keep], face_scores[keep]
-        if len(boxes) == 0:
-            return Detections.empty()
-        probs = self.classifier.predict(crop_faces(image_bgr, boxes))
+        with self._lock:
+            boxes, face_scores = self.detector.detect(image_bgr)
+            keep = face_scores >= threshold
+            boxes, face_scores = boxes[keep], face_scores[keep]
+            if len(boxes) == 0:
+                return Detections.empty()
+            probs = self.classifier.predict(crop_faces(image_bgr, boxes, self.classifier.input_size))
         class_id = probs.argmax(axis=1)
         return Detections(xyxy=boxes, confidence=probs[np.arange(len(probs)), class_id],
                           class_id=class_id, face_score=face_scores, probabilities=probs)

@@ -26,13 +26,14 @@ from facemask.synthetic import draw_synthetic_mask
 # --- the numbers that matter ---
 SEED = 1337
 HEAD_EPOCHS = 4  # phase 1: only the new classification layer learns
-EPOCHS = 12  # phase 2: the upper backbone blocks learn too, at a lower rate
+EPOCHS = 6  # phase 2: the upper backbone blocks learn too, at a lower rate
 BATCH_SIZE = 64
 HEAD_LEARNING_RATE = 1e-3
 LEARNING_RATE = 1e-4
 CUT_LAYER = "block_13_expand"  # layers before it are frozen and cached; from it on are trained
 CLOSEUP_VARIANTS = 2  # augmented copies per close-up photo
-REAL_VARIANTS = {0: 3, 1: 8, 2: 30}  # copies per real face crop, by class (rare classes get more)
+REAL_VARIANTS = {0: 2, 1: 5, 2: 20}  # copies per real face box, by class (rare classes get more)
+LABEL_SMOOTHING = 0.1
 SYNTHETIC_PER_FACE = {0: 1, 2: 1}  # synthetic masks per unmasked close-up: correct, below the nose
 VAL_SHARE = 0.15  # share of near-duplicate groups of close-ups held out for validation
 DHASH_RADIUS = 10  # close-ups within this many bits of difference hash are one group
@@ -125,13 +126,23 @@ def main_face(image: np.ndarray, detector: YuNetDetector):
     return box, f[4:14].reshape(5, 2)
 
 
-def load_real_faces(split: str):
-    """Annotated faces of the dev photos of one split: (image, box, label) triples."""
+def load_real_faces(split: str, detector=None):
+    """Faces of the dev photos of one split as (image, box, label): the annotated boxes and, with a
+    detector, also its boxes that match an annotated face (IoU >= 0.5): the crops serving will see."""
+    from facemask.metrics import iou_matrix
+
     out = []
     for ann in load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, split):
         image = load_image(ann.image_path)
         for box, label in zip(ann.xyxy, ann.class_id):
             out.append((image, box, int(label)))
+        if detector is not None and len(ann.xyxy):
+            boxes, _ = detector.detect(image)
+            ious = iou_matrix(boxes, ann.xyxy)
+            for i in range(len(boxes)):
+                j = int(np.argmax(ious[i]))
+                if ious[i, j] >= 0.5:
+                    out.append((image, boxes[i], int(ann.class_id[j])))
     return out
 
 
@@ -251,7 +262,10 @@ def train(out_dir: Path = config.MODELS_DIR, plots_dir: Path = config.PLOTS_DIR,
     # 1. data
     detector = YuNetDetector(threshold=0.5)
     closeups, is_val = load_closeups(Path(closeups_dir), detector, rng)
-    real_train, real_val = load_real_faces("train"), load_real_faces("val")
+    from facemask.detectors import create_detector
+
+    real_train = load_real_faces("train", create_detector(config.DEFAULT_DETECTOR, fallback=False))
+    real_val = load_real_faces("val")
     log(f"real faces: {len(real_train)} from train photos, {len(real_val)} from val photos")
 
     # 2. augmentation (done once, offline, so backbone features can be cached)
@@ -289,7 +303,7 @@ def cache_key(seed: int, size: int) -> str:
     import hashlib
 
     parts = [seed, size, CLOSEUP_VARIANTS, REAL_VARIANTS, SYNTHETIC_PER_FACE, CUT_LAYER, DHASH_RADIUS,
-             VAL_SHARE, config.CROP_PADDING]
+             VAL_SHARE, config.CROP_PADDING, config.DETECTOR_SETTINGS[config.DEFAULT_DETECTOR]]
     digest = hashlib.sha1(repr(parts).encode())
     for module in ("synthetic.py", "crops.py"):  # the code that draws and cuts the crops
         digest.update((Path(__file__).parent / module).read_bytes())
@@ -314,23 +328,25 @@ def fit_and_save(data, out_dir, plots_dir, closeups_dir, epochs, size, seed, sta
     # 4. fit the upper blocks + head
     freq = np.bincount(y_train, minlength=3) / len(y_train)
     class_weight = {c: float(min(1.0 / (3 * freq[c]), 5.0)) for c in range(3)}
+    one_hot = np.eye(len(config.CLASS_NAMES), dtype=np.float32)
+    y_onehot = one_hot[y_train]
     fit_args = dict(batch_size=BATCH_SIZE, class_weight=class_weight, shuffle=True, verbose=2,
-                    validation_data=(f_val["real_photos"], y_val["real_photos"]))
+                    validation_data=(f_val["real_photos"], one_hot[y_val["real_photos"]]))
     # phase 1: the new head alone, so its random start does not wreck the pretrained blocks
     for layer in upper.layers:
         layer.trainable = layer.name == "mask_class"
-    upper.compile(optimizer=keras.optimizers.Adam(HEAD_LEARNING_RATE),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=LABEL_SMOOTHING)
+    upper.compile(optimizer=keras.optimizers.Adam(HEAD_LEARNING_RATE), loss=loss, metrics=["accuracy"])
     log("phase 1: head only")
-    first = upper.fit(f_train, y_train, epochs=HEAD_EPOCHS, **fit_args).history
+    first = upper.fit(f_train, y_onehot, epochs=HEAD_EPOCHS, **fit_args).history
     # phase 2: upper blocks too (BatchNorm stays frozen, in inference mode)
     for layer in upper.layers:
         layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
     steps = epochs * int(np.ceil(len(f_train) / BATCH_SIZE))
     upper.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps)),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                  loss=loss, metrics=["accuracy"])
     log("phase 2: upper blocks + head")
-    second = upper.fit(f_train, y_train, epochs=epochs, **fit_args).history
+    second = upper.fit(f_train, y_onehot, epochs=epochs, **fit_args).history
     history = {k: first[k] + second[k] for k in first}
 
     # 5. evaluate on held-out crops
@@ -340,7 +356,7 @@ def fit_and_save(data, out_dir, plots_dir, closeups_dir, epochs, size, seed, sta
         results[name] = {"y_true": y_val[name].tolist(), "probs": probs.round(5).tolist()}
 
     # 6. save: one Keras model (rescaling + backbone + head), its TFLite twin, metrics, plots
-    model = keras.Model(inputs, upper(lower(scaled)), name="mask_classifier")
+    model = export_model(base, upper, size)
     model.save(out_dir / config.KERAS_MODEL.name)
     tflite = keras_to_tflite(model)
     (out_dir / config.TFLITE_MODEL.name).write_bytes(tflite)
@@ -350,7 +366,8 @@ def fit_and_save(data, out_dir, plots_dir, closeups_dir, epochs, size, seed, sta
         "classes": list(config.CLASS_NAMES), "input_size": size, "input": "RGB uint8 crop, square, padded",
         "crop_padding": config.CROP_PADDING, "backbone": "MobileNetV2 alpha 1.0 (ImageNet)",
         "trained_from_layer": CUT_LAYER, "epochs": epochs, "seed": seed, "train_counts": counts,
-        "class_weight": class_weight, "head_epochs": HEAD_EPOCHS, "training_minutes": round(minutes, 1),
+        "class_weight": class_weight, "head_epochs": HEAD_EPOCHS, "label_smoothing": LABEL_SMOOTHING,
+        "training_minutes": round(minutes, 1),
         "sources": {"closeups": str(closeups_dir), "real_photos": "mask_detection_dev, train split"},
     }
     (out_dir / config.MODEL_INFO.name).write_text(json.dumps(info, indent=2))
@@ -358,6 +375,24 @@ def fit_and_save(data, out_dir, plots_dir, closeups_dir, epochs, size, seed, sta
         {"history": {k: [float(v) for v in vals] for k, vals in history.items()}, **metrics}, indent=2))
     log(f"done in {minutes:.1f} min; model in {out_dir}, plots in {plots_dir}")
     return {"info": info, "metrics": metrics}
+
+
+def export_model(base, upper, size: int):
+    """One clean graph (rescaling -> MobileNetV2 -> pooling -> softmax) holding the trained weights.
+
+    `lower` and `upper` share layers with `base`, so base's weights are the trained ones.
+    """
+    import keras
+
+    inputs = keras.Input((size, size, 3), name="face_rgb")
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="to_unit_range")(inputs)
+    backbone = keras.applications.MobileNetV2(input_shape=(size, size, 3), include_top=False, weights=None)
+    backbone.set_weights(base.get_weights())
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(backbone(x))
+    head = keras.layers.Dense(len(config.CLASS_NAMES), activation="softmax", name="mask_class")
+    outputs = head(x)
+    head.set_weights(upper.get_layer("mask_class").get_weights())
+    return keras.Model(inputs, outputs, name="mask_classifier")
 
 
 def crop_faces_list(pairs, size: int) -> np.ndarray:
