@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from facemask import config
+from facemask.classifier import BACKENDS
 from facemask.errors import FacemaskError
 
 
@@ -48,7 +49,8 @@ def expand_paths(paths: list[str]) -> list[str]:
 def _pipeline(args, live: bool = False):
     from facemask.pipeline import Pipeline
 
-    pipeline = Pipeline(detector=args.detector, threshold=args.threshold, live=live)
+    pipeline = Pipeline(detector=args.detector, threshold=args.threshold, live=live, model_path=args.model,
+                        backend=args.backend)
     if pipeline.fallback_reason:
         print(f"warning: {pipeline.fallback_reason} Using {pipeline.detector_name}.", file=sys.stderr)
     return pipeline
@@ -159,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
         if threshold:
             p.add_argument("--threshold", type=float, default=config.DEFAULT_THRESHOLD,
                            help="minimum face-detector score")
+        p.add_argument("--model", type=Path, help="classifier file (default: the shipped one in models/)")
+        p.add_argument("--backend", choices=BACKENDS, default=config.CLASSIFIER_BACKEND,
+                       help="how the classifier is served")
 
     p = verbs.add_parser("detect", help="find faces and mask status in pictures", formatter_class=fmt)
     p.add_argument("paths", nargs="+", metavar="PATH", help="pictures or folders of pictures")

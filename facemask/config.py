@@ -52,8 +52,8 @@ CLASS_COLORS = {
 DETECTORS = ("yunet", "ssd", "haar")
 DEFAULT_DETECTOR = "yunet"
 FALLBACK_DETECTOR = "haar"
-DEFAULT_THRESHOLD = 0.5  # minimum face-detector score shown to users
-CROP_SIZE = 96  # classifier input side, pixels (a trained model's own size wins: model_info.json)
+DEFAULT_THRESHOLD = 0.7  # minimum face-detector score shown (F1 peak on the train split: notebooks/threshold_sweep.py)
+CROP_SIZE = 64  # classifier input side, pixels; 64 vs 96 measured in the README (a trained model's own size wins: model_info.json)
 CLASSIFIER_BACKEND = "litert"  # litert | opencv | keras: see facemask/classifier.py
 CLASSIFIER_THREADS = 2
 CROP_PADDING = 0.15  # extra margin around the face box, fraction of its side
@@ -74,5 +74,5 @@ DETECTOR_SETTINGS: dict[str, dict] = {
 }
 # Live video (webcam, `facemask video`): a single pass, downscaled so the long side is at most
 # max_side pixels: webcam faces are large, and the frame budget is tight.
-LIVE_DETECTOR_SETTINGS: dict = {"min_side": 0, "max_side": 640}
+LIVE_DETECTOR_SETTINGS: dict = {"min_side": 0, "max_side": 320}
 CANDIDATE_THRESHOLD = 0.05  # detectors keep boxes down to this score; the pipeline filters later

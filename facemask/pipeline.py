@@ -19,7 +19,7 @@ class Pipeline:
     def __init__(self, detector: str | FaceDetector = config.DEFAULT_DETECTOR,
                  threshold: float = config.DEFAULT_THRESHOLD,
                  classifier: MaskClassifier | None = None, backend: str = config.CLASSIFIER_BACKEND,
-                 live: bool = False) -> None:
+                 live: bool = False, model_path: str | None = None) -> None:
         if isinstance(detector, FaceDetector):
             self.detector = detector
         else:
@@ -27,7 +27,7 @@ class Pipeline:
             extra = dict(config.LIVE_DETECTOR_SETTINGS) if live else {}
             self.detector = create_detector(detector, threshold=config.CANDIDATE_THRESHOLD, **extra)
         self.threshold = threshold
-        self.classifier = classifier or MaskClassifier(backend=backend)
+        self.classifier = classifier or MaskClassifier(model_path, backend=backend)
         # one pipeline serves every browser session; its models keep per-call state
         self._lock = threading.Lock()
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import string
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,6 +193,18 @@ def legend() -> None:
         f'<span class="fm-chip"><span class="fm-dot" style="background:{rgb_hex(name)}"></span>'
         f"{CLASS_TITLES[name]}</span>" for name in config.CLASS_NAMES)
     st.markdown(f'<div class="fm-legend">{chips}</div>', unsafe_allow_html=True)
+
+
+# GFM links bare www.…, http(s)://… and a@b.c in plain text, escaped or not: a word joiner (U+2060,
+# invisible) after "www" / "http(s)" and before "@" keeps them text
+_AUTOLINK = re.compile(r"www(?=\.)|https?(?=:)|(?=@)", re.IGNORECASE)
+
+
+def plain(text: object) -> str:
+    """`text` escaped so that Streamlit's markdown shows it exactly as typed: for file names and error
+    messages, which come from users and must never become links, pictures or HTML."""
+    text = _AUTOLINK.sub(lambda match: match.group(0) + "\u2060", str(text))
+    return "".join("\\" + char if char in string.punctuation else char for char in text)
 
 
 def rgb_hex(class_name: str) -> str:

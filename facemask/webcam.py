@@ -6,9 +6,9 @@ The processor runs on streamlit-webrtc's worker thread; the page reads its resul
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-import weakref
 from dataclasses import dataclass, field, replace
 
 import av
@@ -24,8 +24,6 @@ SMOOTHING = 0.2  # weight of the newest frame in the running fps / latency avera
 
 _LOAD_LOCK = threading.Lock()
 _LIVE_PIPELINES: dict[str, Pipeline] = {}
-# cv2.dnn nets and YuNet's input size are not safe to share between threads at once
-_RUN_LOCKS: weakref.WeakKeyDictionary[Pipeline, threading.Lock] = weakref.WeakKeyDictionary()
 
 
 def live_pipeline(detector: str = config.DEFAULT_DETECTOR) -> Pipeline:
@@ -39,22 +37,13 @@ def live_pipeline(detector: str = config.DEFAULT_DETECTOR) -> Pipeline:
         return _LIVE_PIPELINES[detector]
 
 
-def run_lock(pipeline: Pipeline) -> threading.Lock:
-    """The lock that serialises `pipeline.detect` calls across threads."""
-    with _LOAD_LOCK:
-        lock = _RUN_LOCKS.get(pipeline)
-        if lock is None:
-            lock = _RUN_LOCKS[pipeline] = threading.Lock()
-        return lock
-
-
 @dataclass(frozen=True)
 class LiveStats:
     """What the page shows beside the video: one consistent snapshot."""
 
     counts: dict[str, int] = field(default_factory=lambda: {name: 0 for name in config.CLASS_NAMES})
     fps: float = 0.0  # annotated frames out per second, smoothed
-    latency_ms: float = 0.0  # frame in -> annotated frame out, smoothed
+    latency_ms: float = 0.0  # frame arrival -> annotated frame out (queue wait included), smoothed
     frames: int = 0  # frames annotated so far
     dropped: int = 0  # stale frames skipped because a newer one was waiting
     detector: str = ""
@@ -83,6 +72,8 @@ class VideoTransformer(VideoProcessorBase):
         self._lock = threading.Lock()
         self._stats = LiveStats(detector=self.pipeline.detector_name)
         self._last_out: float | None = None
+        # wall clock minus frame timestamp, smallest seen: maps a frame's pts to its arrival time
+        self._clock_offset: float | None = None
 
     def set_detector(self, name: str) -> None:
         """Swap in the shared live pipeline of another detector (raises FacemaskError if it cannot load)."""
@@ -101,14 +92,24 @@ class VideoTransformer(VideoProcessorBase):
                 self._stats = replace(self._stats, dropped=self._stats.dropped + len(frames) - 1)
         return [self.recv(frames[-1])]
 
+    def _arrival(self, frame: av.VideoFrame, now: float) -> float:
+        """When the frame reached the server: its timestamp on the wall clock, aligned on the frame
+        that waited least. Falls back to `now` for frames without a timestamp."""
+        stamp = frame.time if frame.pts is not None and frame.time_base is not None else None
+        if stamp is None or not math.isfinite(stamp):
+            return now
+        offset = now - float(stamp)
+        if self._clock_offset is None or offset < self._clock_offset:
+            self._clock_offset = offset
+        return float(stamp) + self._clock_offset
+
     def recv(self, frame: av.VideoFrame) -> av.VideoFrame:
         """Annotate one frame; on any error return it untouched and record the message."""
-        start = time.perf_counter()
+        start = self._arrival(frame, time.perf_counter())
         pipeline, threshold, blur = self.pipeline, float(self.threshold), bool(self.blur)
         try:
             image = frame.to_ndarray(format="bgr24")
-            with run_lock(pipeline):
-                detections = pipeline.detect(image, threshold=threshold)
+            detections = pipeline.detect(image, threshold=threshold)
             out = av.VideoFrame.from_ndarray(annotate(image, detections, blur=blur), format="bgr24")
             out.pts = frame.pts
             if frame.time_base is not None:

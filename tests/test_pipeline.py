@@ -35,31 +35,44 @@ def large_faces_found(dets, ann, min_width=40):
     return out
 
 
-# photos with several large, clearly visible faces of each class (from the val split: never trained on)
-KNOWN = ["maksssksksss12", "maksssksksss112", "maksssksksss20"]
+# val-split photos (never trained on) chosen from their annotations alone: the most faces >= 40 px
+# wide, and the ones with large unmasked faces. 19 large faces in all.
+KNOWN = ["maksssksksss704", "maksssksksss42", "maksssksksss110", "maksssksksss96"]
 
 
-@pytest.mark.parametrize("stem", KNOWN)
-def test_large_faces_are_boxed_and_labelled(pipeline, stem):
-    image, ann = dev_photo(stem)
-    dets = pipeline.detect(image)
-    found = large_faces_found(dets, ann)
-    assert found, "photo should have large faces"
-    for iou, predicted, truth in found:
-        assert iou >= 0.5, f"{stem}: a {truth} face was not boxed (best IoU {iou:.2f})"
-        assert predicted == truth, f"{stem}: {truth} face labelled {predicted}"
+def test_large_faces_are_boxed_and_labelled(pipeline):
+    found = []
+    for stem in KNOWN:
+        image, ann = dev_photo(stem)
+        found += [(stem, *f) for f in large_faces_found(pipeline.detect(image), ann)]
+    assert len(found) == 19
+    boxed = [f for f in found if f[1] >= 0.5]
+    right = [f for f in boxed if f[2] == f[3]]
+    assert len(boxed) >= 18, f"large faces missed: {[f for f in found if f[1] < 0.5]}"
+    assert len(right) >= 17, f"large faces mislabelled: {[f for f in boxed if f[2] != f[3]]}"
 
 
-def test_crowd_photo_finds_most_small_faces(pipeline):
-    # a street photo with many faces under 32 px: the upscaled pass must find most of them
+def test_unmasked_faces_are_called_unmasked(pipeline):
+    image, ann = dev_photo("maksssksksss110")
+    unmasked = [f for f in large_faces_found(pipeline.detect(image), ann) if f[2] == "without_mask"]
+    assert len(unmasked) == 2
+    assert all(iou >= 0.5 and predicted == "without_mask" for iou, predicted, _ in unmasked), unmasked
+
+
+def test_upscaled_pass_finds_the_small_faces_of_a_crowd(pipeline):
+    # the val photo with the most faces (83, nearly all under 32 px wide)
     stems = [p.stem for p in sorted(config.DEV_ANNOTATIONS.glob("*.xml")) if split_of(p.stem) == "val"]
     crowd = max((read_voc(config.DEV_ANNOTATIONS / f"{s}.xml", config.DEV_IMAGES) for s in stems),
                 key=lambda a: len(a.xyxy))
-    dets = pipeline.detect(load_image(crowd.image_path))
-    ious = iou_matrix(dets.xyxy, crowd.xyxy)
-    recall = float(np.mean(ious.max(axis=0) >= 0.5)) if len(dets) else 0.0
-    assert len(crowd.xyxy) >= 10
-    assert recall >= 0.6, f"only {recall:.0%} of {len(crowd.xyxy)} faces found"
+    image = load_image(crowd.image_path)
+
+    def recall(dets):
+        return float(np.mean(iou_matrix(dets.xyxy, crowd.xyxy).max(axis=0) >= 0.5)) if len(dets) else 0.0
+
+    single = Pipeline(classifier=pipeline.classifier, live=True)
+    photo, live = recall(pipeline.detect(image)), recall(single.detect(image))
+    assert len(crowd.xyxy) >= 50
+    assert photo >= 0.5 and photo >= 1.5 * live, f"photo mode {photo:.0%}, single pass {live:.0%}"
 
 
 def test_all_faces_of_a_frame_go_to_the_classifier_in_one_call(pipeline, monkeypatch):
