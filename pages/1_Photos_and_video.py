@@ -29,7 +29,7 @@ with photos_tab:
     sections = []
     for upload in uploads or []:
         try:
-            with st.spinner(f"Looking for faces in {upload.name}…"):
+            with st.spinner(f"Looking for faces in {ui.plain(upload.name)}…"):
                 result = ui.analyse_photo(upload.getvalue(), upload.name, settings.detector,
                                           settings.threshold, settings.blur)
             results.append(result)
@@ -47,7 +47,7 @@ with photos_tab:
         photos = f"{len(results)} photo" + ("s" if len(results) != 1 else "")
         ui.count_metrics(total_counts(records), total_label=f"Faces in {photos}")
         if failures:
-            st.caption(f"Could not read: {', '.join(failures)}")
+            st.caption(f"Could not read: {', '.join(ui.plain(name) for name in failures)}")
         if records:
             left, right, _ = st.columns([1, 1, 3])
             left.download_button("All faces (CSV)", records_to_csv(records), "faces.csv", "text/csv",
@@ -58,10 +58,10 @@ with photos_tab:
 
     for upload, item in zip(uploads or [], sections):
         if isinstance(item, FacemaskError):
-            st.error(str(item), icon=":material/broken_image:")
+            st.error(ui.plain(item), icon=":material/broken_image:")
             continue
         with st.container(border=True):
-            st.subheader(upload.name)
+            st.subheader(ui.plain(upload.name))
             record = item.record
             picture, details = st.columns([3, 2], gap="medium")
             picture.image(item.png, caption=f"{record['width']}×{record['height']} px", width="stretch")
@@ -115,14 +115,14 @@ with video_tab:
                                         csv_path=csv_path, progress=progress)
             except FacemaskError as exc:
                 bar.empty()  # name the user's file, not our temporary copy
-                st.error(str(exc).replace(str(src), video.name), icon=":material/broken_image:")
+                st.error(ui.plain(str(exc).replace(str(src), video.name)), icon=":material/broken_image:")
             else:
                 bar.progress(1.0, text=f"Done: {summary.get('frames', '?')} frames")
                 st.session_state["video_result"] = {
                     "name": video.name, "video": out.read_bytes(),
                     "csv": csv_path.read_bytes() if csv_path.exists() else None, "summary": summary}
                 if summary.get("warning"):
-                    st.warning(summary["warning"])
+                    st.warning(ui.plain(summary["warning"]))
 
     result = st.session_state.get("video_result")
     if video is not None and result and result["name"] == video.name:

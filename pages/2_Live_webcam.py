@@ -60,7 +60,7 @@ def live_panel() -> None:
     st.caption(f"Detector: {stats.detector} · threshold {processor.threshold:.2f}"
                + (" · faces blurred" if processor.blur else ""))
     if stats.error:
-        st.error(f"Last frame could not be annotated: {stats.error}")
+        st.error(f"Last frame could not be annotated: {ui.plain(stats.error)}")
 
 
 with stats_col:

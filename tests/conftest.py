@@ -1,8 +1,17 @@
-"""Shared fixtures. Bad-input generators live in tests/corpus.py (imported as `corpus`)."""
+"""Shared fixtures. Bad-input generators live in tests/corpus.py (imported as `corpus`); helpers for
+the browser tests in tests/browser_kit.py."""
 
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+import browser_kit as kit
+import cv2
 import pytest
 
-from facemask import Pipeline
+from facemask import Pipeline, config
 
 
 @pytest.fixture(scope="session")
@@ -15,3 +24,75 @@ def pipeline() -> Pipeline:
 def live_pipeline() -> Pipeline:
     """The pipeline as video and webcam run it: one pass at native size."""
     return Pipeline(live=True)
+
+
+# --- browser tests: one server, one browser, one fake camera for the session ----------------------
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> kit.Server:
+    port = kit.free_port()
+    log_path = config.ROOT / "test-artifacts" / "streamlit-server.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    thread_log = tmp_path_factory.mktemp("server") / "threads.txt"
+    thread_log.touch()
+    env = {**os.environ, "FACEMASK_RTC_CONFIGURATION": '{"iceServers": []}', "FACEMASK_THREAD_LOG": str(thread_log)}
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, str(config.ROOT / "tests" / "serve_app.py"), "run", "app.py",
+             f"--server.port={port}", "--server.headless=true", "--browser.gatherUsageStats=false"],
+            cwd=config.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start; see {log_path}")
+            time.sleep(0.5)
+        yield kit.Server(url, proc.pid, thread_log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def fake_camera(tmp_path_factory) -> dict:
+    photos = kit.photos_with_large_faces()
+    assert photos, "no dev photo with large faces"
+    frames = []
+    for photo in photos:
+        image = cv2.imread(str(photo))
+        frames += [kit.letterbox(image, 1.0 + 0.01 * k) for k in range(10)]
+    path = tmp_path_factory.mktemp("camera") / "faces.y4m"
+    kit.write_y4m(path, frames)
+    return {"path": path, "frames": frames, "photos": photos}
+
+
+@pytest.fixture(scope="session")
+def browser(fake_camera):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(kit.CHROMIUM), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={fake_camera['path']}"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    page = kit.new_page(browser, server.url)
+    yield page
+    page.context.close()

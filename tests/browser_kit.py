@@ -1,0 +1,238 @@
+"""Helpers for the browser tests: the fake camera's frames, page helpers, and the server's threads.
+
+The fixtures that use them (server, fake_camera, browser, page) live in tests/conftest.py.
+"""
+
+import os
+import socket
+import time
+import xml.etree.ElementTree as ET
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facemask import config
+
+CHROMIUM = Path(os.environ.get("FACEMASK_CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = config.ROOT / "test-artifacts" / "screenshots"
+GOOD_PHOTO = config.DEV_IMAGES / "maksssksksss0.jpg"  # 3 faces: 2 without mask, 1 with
+SLOW = 240_000  # ms: first model load and detection on two shared cores
+FRAME_W, FRAME_H, FPS = 640, 480, 30
+LIVE_PAGE, LIVE_TITLE = "/Live_webcam", "Live webcam"
+
+
+def missing() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    if not CHROMIUM.exists():
+        return f"no Chromium at {CHROMIUM}"
+    if not config.TFLITE_MODEL.exists():
+        return "mask classifier not trained yet"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- the fake camera --------------------------------------------------------------------------
+
+def write_y4m(path: Path, frames: list[np.ndarray], fps: int = FPS) -> None:
+    """Uncompressed YUV4MPEG2 (4:2:0): the format Chromium's fake camera plays in a loop."""
+    height, width = frames[0].shape[:2]
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in frames:
+            out.write(b"FRAME\n")
+            out.write(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
+
+
+def letterbox(image: np.ndarray, zoom: float = 1.0) -> np.ndarray:
+    """Fit a photo into 640x480 on grey; zoom > 1 crops the centre a little (so frames differ)."""
+    h, w = image.shape[:2]
+    ch, cw = int(h / zoom), int(w / zoom)
+    y0, x0 = (h - ch) // 2, (w - cw) // 2
+    crop = image[y0:y0 + ch, x0:x0 + cw]
+    scale = min(FRAME_W / cw, FRAME_H / ch)
+    resized = cv2.resize(crop, (int(cw * scale), int(ch * scale)), interpolation=cv2.INTER_AREA)
+    canvas = np.full((FRAME_H, FRAME_W, 3), 60, np.uint8)
+    top, left = (FRAME_H - resized.shape[0]) // 2, (FRAME_W - resized.shape[1]) // 2
+    canvas[top:top + resized.shape[0], left:left + resized.shape[1]] = resized
+    return canvas
+
+
+def photos_with_large_faces(count: int = 3) -> list[Path]:
+    """Dev photos whose faces stay big once the picture is fitted into 640x480."""
+    scored = []
+    for xml in sorted(config.DEV_ANNOTATIONS.glob("*.xml")):
+        root = ET.parse(xml).getroot()
+        w, h = int(root.findtext("size/width")), int(root.findtext("size/height"))
+        scale = min(FRAME_W / w, FRAME_H / h)
+        sides = [min(int(b.findtext("xmax")) - int(b.findtext("xmin")),
+                     int(b.findtext("ymax")) - int(b.findtext("ymin"))) * scale
+                 for b in root.iter("bndbox")]
+        big = sum(side >= 45 for side in sides)
+        image = config.DEV_IMAGES / (xml.stem + ".jpg")
+        if big >= 2 and image.exists():
+            scored.append((big, image))
+    scored.sort(key=lambda item: (-item[0], item[1].name))
+    return [path for _, path in scored[:count]]
+
+
+def class_pixels(rgb: np.ndarray, tolerance: int = 40) -> dict[str, int]:
+    """Pixels close to each class's box colour."""
+    counts = {}
+    for name, (b, g, r) in config.CLASS_COLORS.items():
+        distance = np.abs(rgb.astype(int) - np.array([r, g, b])).max(axis=2)
+        counts[name] = int(np.sum(distance <= tolerance))
+    return counts
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+def new_page(browser, base_url: str):
+    """A page in a context of its own (its own Streamlit session); close it with page.context.close()."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(SLOW)
+    page.base_url = base_url
+    return page
+
+
+def open_page(page, path: str, title: str) -> None:
+    page.goto(page.base_url + path)
+    page.get_by_role("heading", name=title, level=1).wait_for()
+    wait_until_idle(page)
+
+
+def wait_until_idle(page, quiet_s: float = 1.0) -> None:
+    """Until Streamlit's "Running…" indicator has been gone for `quiet_s`."""
+    deadline = time.monotonic() + SLOW / 1000
+    quiet_since = None
+    while time.monotonic() < deadline:
+        running = page.locator('[data-testid="stStatusWidget"]').filter(has_text="Running").count()
+        if running:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= quiet_s:
+            return
+        time.sleep(0.2)
+    raise AssertionError("the app kept running")
+
+
+def screenshot(page, name: str) -> Path:
+    """Full-page picture, including what the app's scrolling container hides."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    height = page.evaluate("""() => {
+        const main = document.querySelector('[data-testid="stMain"]');
+        return Math.max(document.body.scrollHeight, main ? main.scrollHeight : 0);
+    }""")
+    viewport = page.viewport_size
+    page.set_viewport_size({"width": viewport["width"], "height": min(max(viewport["height"], height + 40), 8000)})
+    page.wait_for_timeout(600)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(viewport)
+    return path
+
+
+def metric_value(page, label: str) -> str:
+    metric = page.locator('[data-testid="stMetric"]').filter(
+        has=page.locator('[data-testid="stMetricLabel"]', has_text=label)).first
+    return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def table_rows(page, index: int = 0) -> int:
+    """Rows of the n-th st.dataframe: the grid reports them in aria-rowcount (header included)."""
+    grid = page.locator('[data-testid="stDataFrame"]').nth(index).locator('[aria-rowcount]').first
+    return int(grid.get_attribute("aria-rowcount")) - 1
+
+
+def upload(page, *files) -> None:
+    """Paths, or Playwright file payloads ({"name", "mimeType", "buffer"}) for names no disk allows."""
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(
+        [f if isinstance(f, dict) else str(f) for f in files])
+
+
+GRAB_VIDEO = """(video) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+    canvas.getContext('2d').drawImage(video, 0, 0);
+    return canvas.toDataURL('image/png');
+}"""
+
+COUNT_FRAMES = """async (video, seconds) => {
+    // frames presented, and how many of them differ from the one before (a repeated frame is not new)
+    const canvas = document.createElement('canvas');
+    canvas.width = 64; canvas.height = 48;
+    const ctx = canvas.getContext('2d', {willReadFrequently: true});
+    let presented = 0, distinct = 0, previous = null;
+    const quality = () => video.getVideoPlaybackQuality();
+    const before = quality();
+    const end = performance.now() + seconds * 1000;
+    await new Promise(resolve => {
+        const tick = () => {
+            presented += 1;
+            ctx.drawImage(video, 0, 0, 64, 48);
+            const data = ctx.getImageData(0, 0, 64, 48).data;
+            if (previous) {
+                let diff = 0;
+                for (let i = 0; i < data.length; i += 4) diff += Math.abs(data[i + 1] - previous[i + 1]);
+                if (diff / (data.length / 4) > 1.5) distinct += 1;
+            }
+            previous = data.slice();
+            if (performance.now() < end) video.requestVideoFrameCallback(tick); else resolve();
+        };
+        video.requestVideoFrameCallback(tick);
+    });
+    const after = quality();
+    return {presented: presented / seconds, distinct: distinct / seconds,
+            decoded: (after.totalVideoFrames - before.totalVideoFrames) / seconds,
+            dropped: (after.droppedVideoFrames - before.droppedVideoFrames) / seconds};
+}"""
+
+LIVE_FACES = """() => [...document.querySelectorAll('[data-testid="stMetric"]')].some(m =>
+    m.innerText.startsWith('Faces')
+    && parseInt(m.querySelector('[data-testid="stMetricValue"]').innerText) >= 1)"""
+
+VIDEO_PLAYING = "v => v.readyState >= 2 && v.videoWidth > 0 && v.currentTime > 0"
+
+
+# --- the server process -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Server:
+    """The streamlit process the browser tests drive (started by tests/serve_app.py)."""
+
+    url: str
+    pid: int
+    thread_log: Path  # "<native id> <name>" for every Python thread the server has started
+
+    def os_threads(self) -> Counter:
+        """Every OS thread of the server, by OS name (15 characters; native threads inherit their
+        parent's)."""
+        names = Counter()
+        for comm in Path(f"/proc/{self.pid}/task").glob("*/comm"):
+            try:
+                names[comm.read_text().strip()] += 1
+            except OSError:  # the thread ended while we looked
+                pass
+        return names
+
+    def python_threads(self) -> list[str]:
+        """Names of the server's Python threads that are still running."""
+        alive = []
+        for line in self.thread_log.read_text(encoding="utf-8").splitlines():
+            native_id, name = line.split(" ", 1)
+            try:
+                comm = Path(f"/proc/{self.pid}/task/{native_id}/comm").read_text().strip()
+            except OSError:  # ended
+                continue
+            if comm == name[:15]:  # not a later thread that got the same id
+                alive.append(name)
+        return alive

@@ -1,0 +1,36 @@
+"""`streamlit ...` for the browser tests, with the server's Python threads made visible from outside.
+
+Python 3.11 leaves OS thread names alone, so /proc/<pid>/task/*/comm says "python" for every thread.
+Here each new Python thread gives its name to its OS thread (Linux keeps 15 characters:
+streamlit-webrtc's "async_media_processor_N" reads "async_media_pro") and, when FACEMASK_THREAD_LOG
+names a file, appends "<native id> <name>" to it. Native threads that OpenCV, LiteRT or libav start
+from a Python thread inherit its OS name, so the log is what tells a Python thread apart.
+Usage: python tests/serve_app.py run app.py ...
+"""
+
+import ctypes
+import os
+import sys
+import threading
+
+from streamlit.web.cli import main
+
+PR_SET_NAME = 15
+THREAD_LOG = os.environ.get("FACEMASK_THREAD_LOG")
+_libc = ctypes.CDLL(None, use_errno=True)
+_log_lock = threading.Lock()
+
+
+def _announce_thread(*_) -> None:
+    """Profile hook each new thread calls once, before its target runs; it removes itself."""
+    sys.setprofile(None)
+    thread = threading.current_thread()
+    _libc.prctl(PR_SET_NAME, thread.name.encode()[:15], 0, 0, 0)
+    if THREAD_LOG:
+        with _log_lock, open(THREAD_LOG, "a", encoding="utf-8") as log:
+            log.write(f"{thread.native_id} {thread.name}\n")
+
+
+if __name__ == "__main__":
+    threading.setprofile(_announce_thread)
+    sys.exit(main(prog_name="streamlit"))

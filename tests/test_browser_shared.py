@@ -1,0 +1,191 @@
+"""Shared and repeated use of the real app: several live tabs at once, many start/stop cycles, and
+file names that try to be HTML or markdown. Run with `pytest -m browser` (fixtures in tests/conftest.py).
+"""
+
+import base64
+import io
+import time
+
+import numpy as np
+import pytest
+from browser_kit import (
+    COUNT_FRAMES,
+    GOOD_PHOTO,
+    GRAB_VIDEO,
+    LIVE_PAGE,
+    LIVE_TITLE,
+    SLOW,
+    VIDEO_PLAYING,
+    class_pixels,
+    metric_value,
+    missing,
+    new_page,
+    open_page,
+    screenshot,
+    upload,
+    wait_until_idle,
+)
+from PIL import Image
+
+pytestmark = pytest.mark.browser
+
+if missing():
+    pytest.skip(missing(), allow_module_level=True)
+
+TABS = 3
+WATCH_S = 10  # how long every tab is watched at once
+MIN_NEW_FRAMES = 3  # per tab in WATCH_S: a frozen tab shows 0; three tabs on two busy cores show ~10-20
+CYCLES = 10
+WORKER = "async_media_processor_"  # streamlit-webrtc's frame-processing thread, one per running stream
+
+
+def webrtc(page):
+    return page.frame_locator('iframe[title*="webrtc_streamer"]')
+
+
+def start_video(page):
+    """Press START and wait until the returned video plays; the <video> element's handle."""
+    webrtc(page).get_by_role("button", name="Start").click()
+    handle = webrtc(page).locator("video").first.element_handle()
+    page.wait_for_function(VIDEO_PLAYING, arg=handle, timeout=SLOW)
+    return handle
+
+
+def stop_video(page) -> None:
+    webrtc(page).get_by_role("button", name="Stop").click()
+    webrtc(page).get_by_role("button", name="Start").wait_for()
+    wait_until_idle(page)
+
+
+def grab(handle) -> np.ndarray:
+    data = handle.evaluate(GRAB_VIDEO)
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data.split(",", 1)[1]))).convert("RGB"))
+
+
+def boxes_drawn(handle, source: dict[str, int]) -> bool:
+    """Whether the returned video has clearly more box-coloured pixels than the camera's own picture."""
+    seen = class_pixels(grab(handle))
+    return any(seen[name] > source[name] + 150 for name in seen)
+
+
+def wait_for_boxes(handle, source: dict[str, int], seconds: float = 120) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if boxes_drawn(handle, source):
+            return True
+        time.sleep(1)
+    return False
+
+
+def frames_metric(page) -> int:
+    return int(metric_value(page, "Frames").replace(",", ""))
+
+
+def workers(server) -> int:
+    """streamlit-webrtc worker threads running in the server."""
+    return sum(name.startswith(WORKER) for name in server.python_threads())
+
+
+def settled_workers(server, expected: int, seconds: float = 15) -> int:
+    """The worker count once it equals `expected`, or whatever it is after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while (count := workers(server)) != expected and time.monotonic() < deadline:
+        time.sleep(0.25)
+    return count
+
+
+@pytest.fixture
+def camera_colours(fake_camera) -> dict[str, int]:
+    """Box-colour pixels already in the camera's most colourful frame (not drawn by the app)."""
+    return max((class_pixels(f[:, :, ::-1]) for f in fake_camera["frames"]), key=lambda c: sum(c.values()))
+
+
+def test_three_tabs_streaming_at_once_each_keep_getting_annotated_frames(browser, server, camera_colours):
+    pages = [new_page(browser, server.url) for _ in range(TABS)]
+    try:
+        for page in pages:
+            open_page(page, LIVE_PAGE, LIVE_TITLE)
+        idle = workers(server)
+        videos = [start_video(page) for page in pages]
+        for tab, video in enumerate(videos, 1):
+            assert wait_for_boxes(video, camera_colours), f"tab {tab}: no boxes in the returned video"
+        running = settled_workers(server, idle + TABS)
+        print(f"\n{running} webrtc workers with {TABS} tabs streaming (server OS threads: {dict(server.os_threads())})")
+        assert running == idle + TABS, "each streaming tab has its own worker thread"
+
+        before = [(frames_metric(p), v.evaluate("v => v.currentTime")) for p, v in zip(pages, videos)]
+        for video in videos:  # watch every tab over the same seconds
+            video.evaluate(f"(v, s) => {{ window.frameCount = ({COUNT_FRAMES})(v, s); }}", WATCH_S)
+        time.sleep(WATCH_S)
+        rates = [video.evaluate("v => window.frameCount") for video in videos]  # the iframe's window
+        after = [(frames_metric(p), v.evaluate("v => v.currentTime")) for p, v in zip(pages, videos)]
+        boxes = [wait_for_boxes(video, camera_colours, 10) for video in videos]
+
+        for tab, ((f0, t0), (f1, t1), rate, box) in enumerate(zip(before, after, rates, boxes), 1):
+            print(f"tab {tab}: Frames {f0:,} -> {f1:,} (+{f1 - f0}), video time +{t1 - t0:.1f} s, "
+                  f"{rate['distinct']:.1f} new frames/s shown ({rate['presented']:.1f} presented), "
+                  f"boxes {'seen' if box else 'MISSING'}")
+        for tab, ((f0, t0), (f1, t1), rate, box) in enumerate(zip(before, after, rates, boxes), 1):
+            assert f1 - f0 >= MIN_NEW_FRAMES, f"tab {tab}: the server annotated only {f1 - f0} frames in {WATCH_S} s"
+            assert t1 - t0 >= WATCH_S / 2, f"tab {tab}: the video advanced only {t1 - t0:.1f} s"
+            assert rate["distinct"] * WATCH_S >= MIN_NEW_FRAMES, f"tab {tab}: the picture hardly changed: {rate}"
+            assert box, f"tab {tab}: boxes gone from the returned video"
+        screenshot(pages[0], "live_tab1_of_3")
+        for page in pages:
+            stop_video(page)
+    finally:
+        for page in pages:
+            page.context.close()
+
+
+def test_ten_start_stop_cycles_leave_no_webrtc_worker_running(page, server):
+    open_page(page, LIVE_PAGE, LIVE_TITLE)
+    baseline = workers(server)
+    print(f"\nbaseline: {baseline} webrtc workers, {sum(server.os_threads().values())} server threads")
+    totals = []
+    for cycle in range(1, CYCLES + 1):
+        start_video(page)
+        playing = settled_workers(server, baseline + 1)
+        stop_video(page)
+        stopped = settled_workers(server, baseline)
+        threads = server.os_threads()
+        totals.append(sum(threads.values()))
+        print(f"cycle {cycle:2}: {playing} workers playing, {stopped} after stop; {totals[-1]} server threads "
+              f"({threads['async_media_pro']} named async_media_pro: native threads a worker started)")
+        assert playing == baseline + 1, f"cycle {cycle}: no worker while streaming"
+        assert stopped == baseline, f"cycle {cycle}: {stopped - baseline} workers left running after STOP"
+    half = CYCLES // 2
+    assert max(totals[half:]) <= max(totals[:half]), f"the server's thread count keeps growing: {totals}"
+
+
+XSS_NAME = "<img src=x onerror=alert(1)>.jpg"
+MARKDOWN_NAME = ("# 1. ![pic](x.png) [click](javascript:alert(2)) **bold** _it_ $x^2$ :red[red] :smile: "
+                 "www.example.com me@example.com.jpg")
+
+
+def test_file_names_show_as_text_never_as_html_or_markdown(page):
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    open_page(page, "/Photos_and_video", "Photos & video")
+    upload(page, {"name": XSS_NAME, "mimeType": "image/jpeg", "buffer": GOOD_PHOTO.read_bytes()},
+           {"name": MARKDOWN_NAME, "mimeType": "image/jpeg", "buffer": b"not a picture at all" * 20})
+    page.locator('[data-testid="stImage"] img').first.wait_for()
+    page.locator('[data-testid="stAlert"]').first.wait_for()
+    wait_until_idle(page)
+    screenshot(page, "upload_hostile_names")
+
+    main = page.locator('[data-testid="stMain"]')
+    shown = {  # as read on screen: the invisible word joiners that keep web addresses text left out
+        "heading": main.locator("h3").filter(has_text=".jpg").first.inner_text(),
+        "error": main.locator('[data-testid="stAlert"]').first.inner_text(),
+        "summary": main.locator('[data-testid="stCaptionContainer"]').filter(has_text="Could not read").inner_text(),
+    }
+    shown = {place: text.replace("\u2060", "") for place, text in shown.items()}
+    print(f"\nshown: {shown}")
+    assert shown["heading"] == XSS_NAME
+    assert f"\n{MARKDOWN_NAME}: not a picture" in shown["error"]
+    assert shown["summary"] == f"Could not read: {MARKDOWN_NAME}"
+    made = page.locator('img[src="x"], img[src$="x.png"], a[href^="javascript"], a[href*="example.com"], '
+                        'a[href^="mailto"], [data-testid="stMain"] .katex')
+    assert made.count() == 0, f"a file name became page elements: {made.evaluate_all('l => l.map(e => e.outerHTML)')}"
+    assert not dialogs, f"a file name ran script: {dialogs}"
