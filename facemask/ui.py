@@ -38,7 +38,7 @@ CLASS_TITLES = {
     "without_mask": "Without mask",
     "mask_worn_incorrectly": "Mask worn wrong",
 }
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp"]
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm", "m4v"]
 
 
