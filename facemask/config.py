@@ -53,7 +53,9 @@ DETECTORS = ("yunet", "ssd", "haar")
 DEFAULT_DETECTOR = "yunet"
 FALLBACK_DETECTOR = "haar"
 DEFAULT_THRESHOLD = 0.7  # minimum face-detector score shown (F1 peak on the train split: notebooks/threshold_sweep.py)
-CROP_SIZE = 64  # classifier input side, pixels; 64 vs 96 measured in the README (a trained model's own size wins: model_info.json)
+# classifier input side in pixels (64 vs 96 measured in the README); a trained model's own size,
+# from its model_info.json, wins at serving time
+CROP_SIZE = 64
 CLASSIFIER_BACKEND = "litert"  # litert | opencv | keras: see facemask/classifier.py
 CLASSIFIER_THREADS = 2
 CROP_PADDING = 0.15  # extra margin around the face box, fraction of its side

@@ -17,7 +17,9 @@ split = sys.argv[1] if len(sys.argv) > 1 else "train"
 anns = load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, split)
 images = [load_image(a.image_path) for a in anns]
 gts = [(a.xyxy, np.zeros(len(a.xyxy), np.int64)) for a in anns]
-trials = [(name, dict(min_side=ms, threshold=0.05, box_scale=(0.025, 0.133, 1.046, 0.916))) for name in sys.argv[2:] or ["yunet"]
+# the first sweep used single scales (0, 480, 720, 960) without box_scale; this is the second
+CALIBRATED = (0.025, 0.133, 1.046, 0.916)
+trials = [(name, dict(min_side=ms, threshold=0.05, box_scale=CALIBRATED)) for name in sys.argv[2:] or ["yunet"]
           for ms in [(0, 720), (0, 960), (480, 960), (0, 480, 960)]]
 for name, kw in trials:
     det = create_detector(name, fallback=False, **kw)

@@ -18,12 +18,14 @@ for t in np.arange(0.3, 0.95, 0.05):
     tp = n_det = n_gt = 0
     for boxes, scores, gt in runs:
         keep = scores >= t
-        b, s = boxes[keep][np.argsort(-scores[keep])], None
+        b = boxes[keep][np.argsort(-scores[keep])]
         ious, taken = iou_matrix(b, gt), np.zeros(len(gt), bool)
         for i in range(len(b)):
             cand = np.where(~taken & (ious[i] >= 0.5))[0]
             if len(cand):
                 taken[cand[np.argmax(ious[i, cand])]] = True
-        tp += int(taken.sum()); n_det += len(b); n_gt += len(gt)
+        tp += int(taken.sum())
+        n_det += len(b)
+        n_gt += len(gt)
     r, p = tp / n_gt, tp / max(n_det, 1)
     print(f"threshold {t:.2f}: recall {r:.3f} precision {p:.3f} F1 {2 * p * r / max(p + r, 1e-9):.3f}")

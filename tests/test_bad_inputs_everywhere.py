@@ -6,10 +6,10 @@ import json
 import subprocess
 import sys
 
+import corpus
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import corpus
 from facemask import FacemaskError, config, decode_image, ui
 
 GOOD_PHOTO = config.DEV_IMAGES / "maksssksksss0.jpg"
