@@ -1,6 +1,7 @@
 """Face-only AP and recall of each detector at several upscale settings, on the dev *train* split.
 
-Run: python notebooks/detector_sweep.py  (used to pick DETECTOR_SETTINGS in facemask/config.py)
+Run: python notebooks/detector_sweep.py train yunet ssd [--single]
+(used to pick DETECTOR_SETTINGS in facemask/config.py)
 """
 import sys
 import time
@@ -17,10 +18,12 @@ split = sys.argv[1] if len(sys.argv) > 1 else "train"
 anns = load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, split)
 images = [load_image(a.image_path) for a in anns]
 gts = [(a.xyxy, np.zeros(len(a.xyxy), np.int64)) for a in anns]
-# the first sweep used single scales (0, 480, 720, 960) without box_scale; this is the second
-CALIBRATED = (0.025, 0.133, 1.046, 0.916)
-trials = [(name, dict(min_side=ms, threshold=0.05, box_scale=CALIBRATED)) for name in sys.argv[2:] or ["yunet"]
-          for ms in [(0, 720), (0, 960), (480, 960), (0, 480, 960)]]
+# --single: the first sweep, one scale each and raw boxes; default: two or three scales, calibrated boxes
+single = "--single" in sys.argv
+names = [a for a in sys.argv[2:] if not a.startswith("--")] or ["yunet"]
+box_scale = (0.0, 0.0, 1.0, 1.0) if single else (0.025, 0.133, 1.046, 0.916)
+scales = [0, 480, 720, 960] if single else [(0, 720), (0, 960), (480, 960), (0, 480, 960)]
+trials = [(name, dict(min_side=ms, threshold=0.05, box_scale=box_scale)) for name in names for ms in scales]
 for name, kw in trials:
     det = create_detector(name, fallback=False, **kw)
     preds, t0 = [], time.perf_counter()
