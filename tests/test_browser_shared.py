@@ -105,7 +105,8 @@ def test_three_tabs_streaming_at_once_each_keep_getting_annotated_frames(browser
     try:
         for page in pages:
             open_page(page, LIVE_PAGE, LIVE_TITLE)
-        idle = workers(server)
+        idle = settled_workers(server, 0, 30)  # a stream stopped by an earlier test may still be closing
+        assert idle == 0, f"{idle} webrtc workers running before any tab streams"
         videos = [start_video(page) for page in pages]
         for tab, video in enumerate(videos, 1):
             assert wait_for_boxes(video, camera_colours), f"tab {tab}: no boxes in the returned video"
@@ -140,7 +141,8 @@ def test_three_tabs_streaming_at_once_each_keep_getting_annotated_frames(browser
 
 def test_ten_start_stop_cycles_leave_no_webrtc_worker_running(page, server):
     open_page(page, LIVE_PAGE, LIVE_TITLE)
-    baseline = workers(server)
+    baseline = settled_workers(server, 0, 30)  # a stream stopped by an earlier test may still be closing
+    assert baseline == 0, f"{baseline} webrtc workers running before the first START"
     print(f"\nbaseline: {baseline} webrtc workers, {sum(server.os_threads().values())} server threads")
     totals = []
     for cycle in range(1, CYCLES + 1):

@@ -52,6 +52,8 @@ def test_large_faces_are_boxed_and_labelled(pipeline):
     assert len(right) >= 17, f"large faces mislabelled: {[f for f in boxed if f[2] != f[3]]}"
 
 
+@pytest.mark.xfail(strict=True, reason="known miss of the shipped model: one of these two large unmasked faces "
+                   "is called masked (issue 5); strict, so fixing it turns this red until the mark goes")
 def test_unmasked_faces_are_called_unmasked(pipeline):
     image, ann = dev_photo("maksssksksss110")
     unmasked = [f for f in large_faces_found(pipeline.detect(image), ann) if f[2] == "without_mask"]
