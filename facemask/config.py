@@ -77,4 +77,7 @@ DETECTOR_SETTINGS: dict[str, dict] = {
 # Live video (webcam, `facemask video`): a single pass, downscaled so the long side is at most
 # max_side pixels: webcam faces are large, and the frame budget is tight.
 LIVE_DETECTOR_SETTINGS: dict = {"min_side": 0, "max_side": 320}
+# The webcam page asks the browser for at most this many frames per second: on 2 cores the server
+# annotates every one of them instead of re-encoding repeats of a 30 fps camera (README, Speed).
+LIVE_CAMERA_FPS = 20
 CANDIDATE_THRESHOLD = 0.05  # detectors keep boxes down to this score; the pipeline filters later

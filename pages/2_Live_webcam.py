@@ -23,7 +23,8 @@ with video_col:
         mode=WebRtcMode.SENDRECV,
         rtc_configuration=ui.rtc_configuration(),
         video_processor_factory=lambda: VideoTransformer(pipe, settings.threshold, settings.blur),
-        media_stream_constraints={"video": True, "audio": False},
+        media_stream_constraints={"video": {"frameRate": {"ideal": config.LIVE_CAMERA_FPS,
+                                                          "max": config.LIVE_CAMERA_FPS}}, "audio": False},
         async_processing=True,
     )
     ui.legend()

@@ -114,6 +114,11 @@ def test_three_tabs_streaming_at_once_each_keep_getting_annotated_frames(browser
         print(f"\n{running} webrtc workers with {TABS} tabs streaming (server OS threads: {dict(server.os_threads())})")
         assert running == idle + TABS, "each streaming tab has its own worker thread"
 
+        # warm-up: the watch starts once every tab's server counter has moved (a tab that then stalls fails)
+        first = [frames_metric(p) for p in pages]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(frames_metric(p) <= f for p, f in zip(pages, first)):
+            time.sleep(0.5)
         before = [(frames_metric(p), v.evaluate("v => v.currentTime")) for p, v in zip(pages, videos)]
         for video in videos:  # watch every tab over the same seconds
             video.evaluate(f"(v, s) => {{ window.frameCount = ({COUNT_FRAMES})(v, s); }}", WATCH_S)
