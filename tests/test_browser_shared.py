@@ -6,6 +6,7 @@ import base64
 import io
 import time
 
+import cv2
 import numpy as np
 import pytest
 from browser_kit import (
@@ -100,10 +101,30 @@ def camera_colours(fake_camera) -> dict[str, int]:
     return max((class_pixels(f[:, :, ::-1]) for f in fake_camera["frames"]), key=lambda c: sum(c.values()))
 
 
-# Three Chromium contexts (each encoding and decoding VP8) plus the server on 2 cores: about 3 runs in
-# 7 lost a tab's stream here, so it is not in the default run. Run it with `pytest -m heavy`.
+@pytest.fixture(scope="module")
+def small_camera(browser, fake_camera, tmp_path_factory):
+    """A second Chromium whose fake camera sends the same pictures at 320x240: three tabs of 640x480 VP8
+    (encoded and decoded in the browsers and on the server) were too much for two cores."""
+    import browser_kit as kit
+
+    frames = [cv2.resize(f, (320, 240), interpolation=cv2.INTER_AREA) for f in fake_camera["frames"]]
+    path = tmp_path_factory.mktemp("small_camera") / "faces_320.y4m"
+    kit.write_y4m(path, frames)
+    colours = max((class_pixels(f[:, :, ::-1]) for f in frames), key=lambda c: sum(c.values()))
+    small = browser.browser_type.launch(executable_path=str(kit.CHROMIUM), args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={path}"])
+    yield small, colours
+    small.close()
+
+
+# Still flaky on 2 cores (about 1 run in 3 fails), so not in the default run: `pytest -m heavy`.
+# In a failing run a tab's "Frames" counter on the page stopped while its video kept showing new
+# annotated frames: the page's stats refresh starves under load, not only the stream.
 @pytest.mark.heavy
-def test_three_tabs_streaming_at_once_each_keep_getting_annotated_frames(browser, server, camera_colours):
+def test_three_tabs_streaming_at_once_each_keep_getting_annotated_frames(small_camera, server):
+    browser, camera_colours = small_camera
     pages = [new_page(browser, server.url) for _ in range(TABS)]
     try:
         for page in pages:
