@@ -10,7 +10,6 @@ import json
 import os
 import re
 import string
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,14 +119,14 @@ def load_css() -> None:
 # --- pipelines --------------------------------------------------------------------------------
 
 @st.cache_resource(show_spinner="Loading the face detector and mask classifier…")
-def _load(detector: str) -> tuple[Pipeline, threading.Lock]:
-    return Pipeline(detector=detector), threading.Lock()
+def _load(detector: str) -> Pipeline:
+    return Pipeline(detector=detector)  # thread-safe: Pipeline.detect holds its own lock
 
 
 def pipeline(detector: str) -> Pipeline | None:
     """The photo pipeline for `detector`, loaded once per server; None (and an error shown) if it cannot load."""
     try:
-        return _load(detector)[0]
+        return _load(detector)
     except FacemaskError as exc:
         st.error(f"The models could not be loaded. {exc}", icon=":material/error:")
         return None
@@ -156,9 +155,7 @@ class PhotoResult:
 def analyse_photo(data: bytes, name: str, detector: str, threshold: float, blur: bool) -> PhotoResult:
     """Decode, detect and annotate one uploaded picture; raises FacemaskError for a bad file."""
     image = decode_image(data, name)
-    pipe, lock = _load(detector)
-    with lock:
-        detections = pipe.detect(image, threshold=threshold)
+    detections = _load(detector).detect(image, threshold=threshold)
     annotated = annotate(image, detections, blur=blur)
     height, width = image.shape[:2]
     return PhotoResult(name=name, record=image_record(name, width, height, detections),

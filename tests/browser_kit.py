@@ -236,3 +236,11 @@ class Server:
             if comm == name[:15]:  # not a later thread that got the same id
                 alive.append(name)
         return alive
+
+
+def launch_chromium(browser_type, camera: Path):
+    """Debian's headless Chromium with a fake camera that plays `camera` (a .y4m file) in a loop."""
+    return browser_type.launch(executable_path=str(CHROMIUM), args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={camera}"])

@@ -82,11 +82,7 @@ def browser(fake_camera):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(kit.CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={fake_camera['path']}"])
+        browser = kit.launch_chromium(playwright.chromium, fake_camera['path'])
         yield browser
         browser.close()
 

@@ -111,10 +111,7 @@ def small_camera(browser, fake_camera, tmp_path_factory):
     path = tmp_path_factory.mktemp("small_camera") / "faces_320.y4m"
     kit.write_y4m(path, frames)
     colours = max((class_pixels(f[:, :, ::-1]) for f in frames), key=lambda c: sum(c.values()))
-    small = browser.browser_type.launch(executable_path=str(kit.CHROMIUM), args=[
-        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={path}"])
+    small = kit.launch_chromium(browser.browser_type, path)
     yield small, colours
     small.close()
 
