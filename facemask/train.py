@@ -115,8 +115,8 @@ def main_face(image: np.ndarray, detector: YuNetDetector):
     detector.model.setInputSize((width, height))
     detector._size = (width, height)
     _, faces = detector.model.detect(image)
-    if faces is not None and len(faces):
-        faces = faces[faces[:, -1] >= 0.5]
+    if faces is not None and len(faces):  # YuNet has been seen to return a row of NaN now and then
+        faces = faces[np.isfinite(faces).all(axis=1) & (faces[:, -1] >= 0.5) & (faces[:, 2] > 1) & (faces[:, 3] > 1)]
     if faces is None or len(faces) == 0:
         side = min(height, width)
         return np.array([(width - side) / 2, (height - side) / 2, (width + side) / 2, (height + side) / 2],

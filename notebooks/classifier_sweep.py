@@ -1,0 +1,55 @@
+"""Compare mask classifiers on the same detector boxes: the detector runs once per photo (boxes cached in
+.cache/), then each classifier file scores the crops, optionally averaged with its mirror image.
+
+Run: python notebooks/classifier_sweep.py SPLIT MODEL.tflite [MODEL.tflite ...] [--flip]
+"""
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from facemask import config
+from facemask.classifier import MaskClassifier
+from facemask.crops import crop_faces
+from facemask.dataset import load_voc_dir
+from facemask.detectors import create_detector
+from facemask.imageio import load_image
+from facemask.metrics import detection_report
+
+args = [a for a in sys.argv[1:] if not a.startswith("--")]
+split, models, flip = args[0], [Path(m) for m in args[1:]], "--flip" in sys.argv
+
+anns = load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, split)
+cache = config.CACHE_DIR / f"sweep_boxes_{split}_{config.DEFAULT_DETECTOR}.npz"
+if cache.exists():
+    saved = np.load(cache)
+    boxes = [saved[f"b{i}"] for i in range(len(anns))]
+    scores = [saved[f"s{i}"] for i in range(len(anns))]
+else:
+    detector = create_detector(config.DEFAULT_DETECTOR, threshold=config.CANDIDATE_THRESHOLD)
+    found = [detector.detect(load_image(a.image_path)) for a in anns]
+    boxes, scores = [f[0] for f in found], [f[1] for f in found]
+    np.savez(cache, **{f"b{i}": b for i, b in enumerate(boxes)}, **{f"s{i}": s for i, s in enumerate(scores)})
+
+gts = [(a.xyxy, a.class_id) for a in anns]
+for path in models:
+    classifier = MaskClassifier(path)
+    preds, labels = [], []
+    for ann, b, s in zip(anns, boxes, scores):
+        if len(b) == 0:
+            preds.append((b, np.zeros((0, 3), np.float32)))
+            labels.append(np.zeros(0, int))
+            continue
+        crops = crop_faces(load_image(ann.image_path), b, classifier.input_size)
+        probs = classifier.predict(crops)
+        if flip:
+            probs = (probs + classifier.predict(np.ascontiguousarray(crops[:, :, ::-1]))) / 2
+        preds.append((b, probs * s[:, None]))
+        labels.append(probs.argmax(1))
+    report = detection_report(gts, preds, scores, labels, config.DEFAULT_THRESHOLD)
+    ap, op = report["ap"], report["operating_point"]
+    mean = {bucket: ap[bucket]["mean(with,without)"] for bucket in ap}
+    print(f"{path}{' +flip' if flip else ''}: mean AP {mean['all']:.3f} "
+          f"(small {mean['small (<32 px)']:.3f}, large {mean['large (>=32 px)']:.3f}) "
+          f"with {ap['all']['with_mask']:.3f} without {ap['all']['without_mask']:.3f} "
+          f"incorrect {ap['all']['mask_worn_incorrectly']:.3f}; status {op['status_accuracy']:.3f}", flush=True)
