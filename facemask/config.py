@@ -80,4 +80,7 @@ LIVE_DETECTOR_SETTINGS: dict = {"min_side": 0, "max_side": 320}
 # The webcam page asks the browser for at most this many frames per second: on 2 cores the server
 # annotates every one of them instead of re-encoding repeats of a 30 fps camera (README, Speed).
 LIVE_CAMERA_FPS = 20
+# Photos (not live video): each face is classified as seen and mirrored, in the same batched call,
+# and the two probability vectors are averaged (README, Results: +0.7 mean AP on val).
+MIRROR_AVERAGE_PHOTOS = True
 CANDIDATE_THRESHOLD = 0.05  # detectors keep boxes down to this score; the pipeline filters later

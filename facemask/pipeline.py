@@ -19,7 +19,7 @@ class Pipeline:
     def __init__(self, detector: str | FaceDetector = config.DEFAULT_DETECTOR,
                  threshold: float = config.DEFAULT_THRESHOLD,
                  classifier: MaskClassifier | None = None, backend: str = config.CLASSIFIER_BACKEND,
-                 live: bool = False, model_path: str | None = None) -> None:
+                 live: bool = False, model_path: str | None = None, mirror_average: bool | None = None) -> None:
         if isinstance(detector, FaceDetector):
             self.detector = detector
         else:
@@ -27,6 +27,8 @@ class Pipeline:
             extra = dict(config.LIVE_DETECTOR_SETTINGS) if live else {}
             self.detector = create_detector(detector, threshold=config.CANDIDATE_THRESHOLD, **extra)
         self.threshold = threshold
+        # photos: average each face's probabilities with its mirror image's (one call, twice the crops)
+        self.mirror_average = (config.MIRROR_AVERAGE_PHOTOS and not live) if mirror_average is None else mirror_average
         self.classifier = classifier or MaskClassifier(model_path, backend=backend)
         # one pipeline serves every browser session; its models keep per-call state
         self._lock = threading.Lock()
@@ -49,7 +51,12 @@ class Pipeline:
             boxes, face_scores = boxes[keep], face_scores[keep]
             if len(boxes) == 0:
                 return Detections.empty()
-            probs = self.classifier.predict(crop_faces(image_bgr, boxes, self.classifier.input_size))
+            crops = crop_faces(image_bgr, boxes, self.classifier.input_size)
+            if self.mirror_average:
+                both = self.classifier.predict(np.concatenate([crops, crops[:, :, ::-1]]))
+                probs = (both[:len(crops)] + both[len(crops):]) / 2
+            else:
+                probs = self.classifier.predict(crops)
         class_id = probs.argmax(axis=1)
         return Detections(xyxy=boxes, confidence=probs[np.arange(len(probs)), class_id],
                           class_id=class_id, face_score=face_scores, probabilities=probs)

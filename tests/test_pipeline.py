@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from facemask import CLASS_NAMES, Detections, FacemaskError, Pipeline, annotate, config, load_image
+from facemask.crops import crop_faces
 from facemask.dataset import read_voc, split_of
 from facemask.metrics import iou_matrix
 
@@ -77,13 +78,24 @@ def test_upscaled_pass_finds_the_small_faces_of_a_crowd(pipeline):
     assert photo >= 0.5 and photo >= 1.5 * live, f"photo mode {photo:.0%}, single pass {live:.0%}"
 
 
-def test_all_faces_of_a_frame_go_to_the_classifier_in_one_call(pipeline, monkeypatch):
+def test_all_faces_of_a_frame_go_to_the_classifier_in_one_call(pipeline, live_pipeline, monkeypatch):
     image, ann = dev_photo(KNOWN[0])
-    calls = []
-    original = pipeline.classifier.predict
-    monkeypatch.setattr(pipeline.classifier, "predict", lambda crops: calls.append(len(crops)) or original(crops))
+    for pipe, crops_per_face in ((pipeline, 2), (live_pipeline, 1)):  # photos: each face and its mirror image
+        calls = []
+        original = pipe.classifier.predict
+        counted = lambda crops, f=original, c=calls: c.append(len(crops)) or f(crops)  # noqa: E731
+        monkeypatch.setattr(pipe.classifier, "predict", counted)
+        dets = pipe.detect(image)
+        assert len(dets) >= 2 and calls == [crops_per_face * len(dets)]
+
+
+def test_photo_mode_averages_each_face_with_its_mirror_image(pipeline):
+    image, _ = dev_photo(KNOWN[0])
     dets = pipeline.detect(image)
-    assert len(dets) >= 2 and calls == [len(dets)]
+    crops = crop_faces(image, dets.xyxy, pipeline.classifier.input_size)
+    seen, mirrored = pipeline.classifier.predict(crops), pipeline.classifier.predict(crops[:, :, ::-1].copy())
+    assert np.allclose(dets.probabilities, (seen + mirrored) / 2, atol=1e-5)
+    assert not np.allclose(seen, mirrored, atol=1e-3)  # the mirror image is a second opinion, not a copy
 
 
 def test_detections_are_one_type_with_filtering_and_records(pipeline):
