@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field, replace
 
 import av
+import cv2
+import numpy as np
 from streamlit_webrtc import VideoProcessorBase
 
 from facemask import config
@@ -35,6 +37,16 @@ def live_pipeline(detector: str = config.DEFAULT_DETECTOR) -> Pipeline:
         if detector not in _LIVE_PIPELINES:
             _LIVE_PIPELINES[detector] = Pipeline(detector=detector, live=True)
         return _LIVE_PIPELINES[detector]
+
+
+def video_frame(image_bgr: np.ndarray) -> av.VideoFrame:
+    """A yuv420p frame, the format the VP8 encoder takes, converted by OpenCV: about 0.5 ms for
+    640x480 against 2.7 ms for PyAV's bgr24 frame plus the encoder's own conversion (same BT.601
+    limited range, within one level)."""
+    height, width = image_bgr.shape[:2]
+    if height % 2 or width % 2:  # I420 needs even sides
+        return av.VideoFrame.from_ndarray(image_bgr, format="bgr24")
+    return av.VideoFrame.from_ndarray(cv2.cvtColor(image_bgr, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
 
 
 @dataclass(frozen=True)
@@ -110,7 +122,7 @@ class VideoTransformer(VideoProcessorBase):
         try:
             image = frame.to_ndarray(format="bgr24")
             detections = pipeline.detect(image, threshold=threshold)
-            out = av.VideoFrame.from_ndarray(annotate(image, detections, blur=blur), format="bgr24")
+            out = video_frame(annotate(image, detections, blur=blur))
             out.pts = frame.pts
             if frame.time_base is not None:
                 out.time_base = frame.time_base

@@ -65,8 +65,8 @@ def live_panel() -> None:
 
 
 with stats_col:
-    # refresh twice a second while streaming; starting or stopping reruns the whole page
-    st.fragment(live_panel, run_every=0.5 if ctx.state.playing else None)()
+    # refreshed while streaming; starting or stopping reruns the whole page
+    st.fragment(live_panel, run_every=config.LIVE_STATS_REFRESH_S if ctx.state.playing else None)()
 
 with st.expander("Camera does not start?"):
     st.markdown(

@@ -65,6 +65,22 @@ def letterbox(image: np.ndarray, zoom: float = 1.0) -> np.ndarray:
     return canvas
 
 
+TICK_BAND = 40  # px at the bottom of each camera frame that carry the frame counter
+
+
+def stamp_tick(frame: np.ndarray, index: int, positions: int = 8) -> np.ndarray:
+    """A copy of the frame with a white block in a grey band at the bottom, at a place that moves
+    with `index`: every camera frame then differs clearly from the one before it, so the browser can
+    tell a new annotated frame from a repeat (the server re-sends its last one while it is busy)."""
+    out = frame.copy()
+    height, width = out.shape[:2]
+    out[height - TICK_BAND:] = 60
+    step = width // positions
+    x = (index % positions) * step
+    out[height - TICK_BAND:, x:x + step] = 255
+    return out
+
+
 def photos_with_large_faces(count: int = 3) -> list[Path]:
     """Dev photos whose faces stay big once the picture is fitted into 640x480."""
     scored = []
@@ -167,31 +183,39 @@ GRAB_VIDEO = """(video) => {
 }"""
 
 COUNT_FRAMES = """async (video, seconds) => {
-    // frames presented, and how many of them differ from the one before (a repeated frame is not new)
+    // frames presented, how many of them differ from the one before (a repeated frame is not new),
+    // and the longest wait for a new one; ends after `seconds` even if no frame ever comes
     const canvas = document.createElement('canvas');
     canvas.width = 64; canvas.height = 48;
     const ctx = canvas.getContext('2d', {willReadFrequently: true});
-    let presented = 0, distinct = 0, previous = null;
+    let presented = 0, distinct = 0, previous = null, gap = 0;
     const quality = () => video.getVideoPlaybackQuality();
     const before = quality();
-    const end = performance.now() + seconds * 1000;
+    const start = performance.now(), end = start + seconds * 1000;
+    let last = start;
     await new Promise(resolve => {
         const tick = () => {
+            const now = performance.now();
+            if (now >= end) return;
             presented += 1;
             ctx.drawImage(video, 0, 0, 64, 48);
             const data = ctx.getImageData(0, 0, 64, 48).data;
             if (previous) {
                 let diff = 0;
                 for (let i = 0; i < data.length; i += 4) diff += Math.abs(data[i + 1] - previous[i + 1]);
-                if (diff / (data.length / 4) > 1.5) distinct += 1;
+                if (diff / (data.length / 4) > 1.5) {
+                    distinct += 1; gap = Math.max(gap, now - last); last = now;
+                }
             }
             previous = data.slice();
-            if (performance.now() < end) video.requestVideoFrameCallback(tick); else resolve();
+            video.requestVideoFrameCallback(tick);
         };
         video.requestVideoFrameCallback(tick);
+        setTimeout(resolve, seconds * 1000);
     });
+    gap = Math.max(gap, end - last);
     const after = quality();
-    return {presented: presented / seconds, distinct: distinct / seconds,
+    return {presented: presented / seconds, distinct: distinct / seconds, gap: gap / 1000,
             decoded: (after.totalVideoFrames - before.totalVideoFrames) / seconds,
             dropped: (after.droppedVideoFrames - before.droppedVideoFrames) / seconds};
 }"""

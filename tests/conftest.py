@@ -72,6 +72,7 @@ def fake_camera(tmp_path_factory) -> dict:
     for photo in photos:
         image = cv2.imread(str(photo))
         frames += [kit.letterbox(image, 1.0 + 0.01 * k) for k in range(10)]
+    frames = [kit.stamp_tick(frame, k) for k, frame in enumerate(frames)]
     path = tmp_path_factory.mktemp("camera") / "faces.y4m"
     kit.write_y4m(path, frames)
     return {"path": path, "frames": frames, "photos": photos}
