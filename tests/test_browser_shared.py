@@ -34,8 +34,10 @@ if missing():
     pytest.skip(missing(), allow_module_level=True)
 
 TABS = 3
-WATCH_S = 10  # how long every tab is watched at once
-MIN_NEW_FRAMES = 3  # per tab in WATCH_S: a frozen tab shows 0; three tabs on two busy cores show ~10-20
+WATCH_S = 20  # how long every tab is watched at once
+MIN_NEW_FRAMES = 20  # per tab in WATCH_S: a frozen tab shows 0
+MAX_GAP_S = 8.0  # longest wait for a new frame in any tab: a stalled stream fails
+SMALL_CAMERA_FPS = 10  # the three fake cameras: 3 x 10 frames/s of 320x240 for the server
 CYCLES = 10
 WORKER = "async_media_processor_"  # streamlit-webrtc's frame-processing thread, one per running stream
 
@@ -103,23 +105,20 @@ def camera_colours(fake_camera) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def small_camera(browser, fake_camera, tmp_path_factory):
-    """A second Chromium whose fake camera sends the same pictures at 320x240: three tabs of 640x480 VP8
-    (encoded and decoded in the browsers and on the server) were too much for two cores."""
+    """A second Chromium whose fake camera sends the same pictures at 320x240 and 10 frames/s: three tabs
+    of 640x480 VP8 at 30 frames/s (encoded and decoded in the browsers and on the server, all on the two
+    cores of the test machine) starved each other."""
     import browser_kit as kit
 
     frames = [cv2.resize(f, (320, 240), interpolation=cv2.INTER_AREA) for f in fake_camera["frames"]]
     path = tmp_path_factory.mktemp("small_camera") / "faces_320.y4m"
-    kit.write_y4m(path, frames)
+    kit.write_y4m(path, frames, fps=SMALL_CAMERA_FPS)
     colours = max((class_pixels(f[:, :, ::-1]) for f in frames), key=lambda c: sum(c.values()))
     small = kit.launch_chromium(browser.browser_type, path)
     yield small, colours
     small.close()
 
 
-# Still flaky on 2 cores (about 1 run in 3 fails), so not in the default run: `pytest -m heavy`.
-# In a failing run a tab's "Frames" counter on the page stopped while its video kept showing new
-# annotated frames: the page's stats refresh starves under load, not only the stream.
-@pytest.mark.heavy
 def test_three_tabs_streaming_at_once_each_keep_getting_annotated_frames(small_camera, server):
     browser, camera_colours = small_camera
     pages = [new_page(browser, server.url) for _ in range(TABS)]
@@ -135,13 +134,11 @@ def test_three_tabs_streaming_at_once_each_keep_getting_annotated_frames(small_c
         print(f"\n{running} webrtc workers with {TABS} tabs streaming (server OS threads: {dict(server.os_threads())})")
         assert running == idle + TABS, "each streaming tab has its own worker thread"
 
-        # warm-up: the watch starts once every tab's server counter has moved (a tab that then stalls fails)
-        first = [frames_metric(p) for p in pages]
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and any(frames_metric(p) <= f for p, f in zip(pages, first)):
-            time.sleep(0.5)
+        # What a user sees is the returned video, so that is what is watched: in every tab at once, the
+        # frames that reach the <video> element and differ from the one before. The page's "Frames"
+        # counter is printed only: it is a stats refresh that may lag under load while the video plays.
         before = [(frames_metric(p), v.evaluate("v => v.currentTime")) for p, v in zip(pages, videos)]
-        for video in videos:  # watch every tab over the same seconds
+        for video in videos:
             video.evaluate(f"(v, s) => {{ window.frameCount = ({COUNT_FRAMES})(v, s); }}", WATCH_S)
         time.sleep(WATCH_S)
         rates = [video.evaluate("v => window.frameCount") for video in videos]  # the iframe's window
@@ -149,13 +146,13 @@ def test_three_tabs_streaming_at_once_each_keep_getting_annotated_frames(small_c
         boxes = [wait_for_boxes(video, camera_colours, 10) for video in videos]
 
         for tab, ((f0, t0), (f1, t1), rate, box) in enumerate(zip(before, after, rates, boxes), 1):
-            print(f"tab {tab}: Frames {f0:,} -> {f1:,} (+{f1 - f0}), video time +{t1 - t0:.1f} s, "
-                  f"{rate['distinct']:.1f} new frames/s shown ({rate['presented']:.1f} presented), "
-                  f"boxes {'seen' if box else 'MISSING'}")
-        for tab, ((f0, t0), (f1, t1), rate, box) in enumerate(zip(before, after, rates, boxes), 1):
-            assert f1 - f0 >= MIN_NEW_FRAMES, f"tab {tab}: the server annotated only {f1 - f0} frames in {WATCH_S} s"
+            print(f"tab {tab}: video time +{t1 - t0:.1f} s, {rate['distinct']:.1f} new frames/s shown "
+                  f"({rate['presented']:.1f} presented, longest gap {rate['gap']:.1f} s), "
+                  f"Frames counter {f0:,} -> {f1:,}, boxes {'seen' if box else 'MISSING'}")
+        for tab, ((_, t0), (_, t1), rate, box) in enumerate(zip(before, after, rates, boxes), 1):
             assert t1 - t0 >= WATCH_S / 2, f"tab {tab}: the video advanced only {t1 - t0:.1f} s"
             assert rate["distinct"] * WATCH_S >= MIN_NEW_FRAMES, f"tab {tab}: the picture hardly changed: {rate}"
+            assert rate["gap"] <= MAX_GAP_S, f"tab {tab}: no new frame for {rate['gap']:.1f} s"
             assert box, f"tab {tab}: boxes gone from the returned video"
         screenshot(pages[0], "live_tab1_of_3")
         for page in pages:
