@@ -54,7 +54,7 @@ def live_panel() -> None:
         st.markdown('<div class="fm-status fm-idle">No face in view</div>', unsafe_allow_html=True)
     ui.count_metrics(stats.counts, total_label="Faces", per_row=2)
     speed = st.columns(3)
-    speed[0].metric("Speed", f"{stats.fps:.1f} fps", help="Annotated frames per second, smoothed.")
+    speed[0].metric("FPS", f"{stats.fps:.1f}", help="Annotated frames per second, smoothed.")
     speed[1].metric("Latency", f"{stats.latency_ms:.0f} ms", help="From a frame's arrival to its annotated copy.")
     speed[2].metric("Frames", f"{stats.frames:,}",
                     help=f"Annotated so far; {stats.dropped:,} stale frames skipped to stay live.")

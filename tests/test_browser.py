@@ -103,10 +103,10 @@ def test_live_webcam_returns_annotated_frames_and_counts(page, fake_camera):
     page.wait_for_function(LIVE_FACES, timeout=120_000)
     page.wait_for_timeout(3000)  # the link's bitrate and the camera settle in the first seconds
     rates = handle.evaluate(COUNT_FRAMES, 10)
-    server_fps = metric_value(page, "Speed")
+    server_fps = metric_value(page, "FPS")
     print(f"\nlive video in the browser: {rates['decoded']:.1f} frames/s decoded ({rates['dropped']:.1f} dropped), "
           f"{rates['presented']:.1f} presented, {rates['distinct']:.1f} new annotated frames/s; "
-          f"server: {server_fps} annotated, latency {metric_value(page, 'Latency')}")
+          f"server: {server_fps} frames/s annotated, latency {metric_value(page, 'Latency')}")
     assert rates["presented"] > 0
     screenshot(page, "live")
     frame.get_by_role("button", name="Stop").click()
