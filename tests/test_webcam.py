@@ -4,12 +4,13 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 import av
+import cv2
 import numpy as np
 import pytest
 
 from facemask import config
 from facemask.detections import Detections
-from facemask.webcam import VideoTransformer
+from facemask.webcam import VideoTransformer, video_frame
 
 
 class StubPipeline:
@@ -100,3 +101,19 @@ def test_set_detector_swaps_in_the_shared_live_pipeline():
     processor.set_detector("haar")
     assert processor.pipeline is live_pipeline("haar")
     assert processor.pipeline.detector_name == "haar"
+
+
+@pytest.mark.parametrize("shape", [(480, 640), (241, 319)])
+def test_outgoing_frames_keep_the_picture_in_the_encoders_format(shape):
+    # a real photo, so the colours are those of a face, not noise
+    photo = cv2.imread(str(config.DEV_IMAGES / "maksssksksss0.jpg"))
+    image = cv2.resize(photo, shape[::-1], interpolation=cv2.INTER_AREA)
+    frame = video_frame(image)
+    even = shape[0] % 2 == 0 and shape[1] % 2 == 0
+    assert frame.format.name == ("yuv420p" if even else "bgr24")
+    assert (frame.height, frame.width) == shape
+    back = frame.to_ndarray(format="bgr24").astype(int)
+    reference = av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="yuv420p")
+    reference = reference.to_ndarray(format="bgr24").astype(int)
+    # no worse than PyAV's own conversion (BT.601, limited range) on the way to the encoder
+    assert np.abs(back - image).mean() <= np.abs(reference - image).mean() + 0.5
