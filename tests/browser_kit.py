@@ -3,6 +3,8 @@
 The fixtures that use them (server, fake_camera, browser, page) live in tests/conftest.py.
 """
 
+import base64
+import io
 import os
 import socket
 import time
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from facemask import config
 
@@ -108,6 +111,19 @@ def class_pixels(rgb: np.ndarray, tolerance: int = 40) -> dict[str, int]:
     return counts
 
 
+BOX_MARGIN = 150  # box-coloured pixels beyond the camera's own before a frame counts as annotated
+
+
+def camera_colours(frames_bgr: list[np.ndarray]) -> dict[str, int]:
+    """Box-colour pixels already in the camera's most colourful frame (not drawn by the app)."""
+    return max((class_pixels(f[:, :, ::-1]) for f in frames_bgr), key=lambda c: sum(c.values()))
+
+
+def boxes_added(seen: dict[str, int], source: dict[str, int]) -> bool:
+    """Whether a returned frame has clearly more box-coloured pixels than the camera's own picture."""
+    return any(seen[name] > source[name] + BOX_MARGIN for name in seen)
+
+
 # --- pages ------------------------------------------------------------------------------------
 
 def new_page(browser, base_url: str):
@@ -175,12 +191,19 @@ def upload(page, *files) -> None:
         [f if isinstance(f, dict) else str(f) for f in files])
 
 
-GRAB_VIDEO = """(video) => {
+_GRAB_VIDEO = """(video) => {
     const canvas = document.createElement('canvas');
     canvas.width = video.videoWidth; canvas.height = video.videoHeight;
     canvas.getContext('2d').drawImage(video, 0, 0);
     return canvas.toDataURL('image/png');
 }"""
+
+
+def grab_video(handle) -> np.ndarray:
+    """The picture a <video> element shows now, as RGB."""
+    data = handle.evaluate(_GRAB_VIDEO)
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data.split(",", 1)[1]))).convert("RGB"))
+
 
 COUNT_FRAMES = """async (video, seconds) => {
     // frames presented, how many of them differ from the one before (a repeated frame is not new),

@@ -5,8 +5,6 @@ Full-page screenshots land in test-artifacts/screenshots/ for a person to look a
 The fixtures (server, fake_camera, browser, page) are in tests/conftest.py, the helpers in tests/browser_kit.py.
 """
 
-import base64
-import io
 import time
 
 import numpy as np
@@ -14,12 +12,14 @@ import pytest
 from browser_kit import (
     COUNT_FRAMES,
     GOOD_PHOTO,
-    GRAB_VIDEO,
     LIVE_FACES,
     SCREENSHOTS,
     SLOW,
     VIDEO_PLAYING,
+    boxes_added,
+    camera_colours,
     class_pixels,
+    grab_video,
     metric_value,
     missing,
     open_page,
@@ -84,21 +84,20 @@ def test_live_webcam_returns_annotated_frames_and_counts(page, fake_camera):
     handle = video.element_handle()
     page.wait_for_function(VIDEO_PLAYING, arg=handle, timeout=SLOW)
 
-    source = max((class_pixels(f[:, :, ::-1]) for f in fake_camera["frames"]), key=lambda c: sum(c.values()))
+    source = camera_colours(fake_camera["frames"])
     best, deadline = None, time.monotonic() + 120
     while time.monotonic() < deadline:
-        data = handle.evaluate(GRAB_VIDEO)
-        rgb = np.asarray(Image.open(io.BytesIO(base64.b64decode(data.split(",", 1)[1]))).convert("RGB"))
+        rgb = grab_video(handle)
         seen = class_pixels(rgb)
         if best is None or sum(seen.values()) > sum(best[0].values()):
             best = (seen, rgb)
-        if any(seen[n] > source[n] + 150 for n in seen):
+        if boxes_added(seen, source):
             break
         time.sleep(1)
     seen, rgb = best
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     Image.fromarray(rgb).save(SCREENSHOTS / "live_frame.png")
-    assert any(seen[n] > source[n] + 150 for n in seen), f"no box colours in the returned video: {seen} vs {source}"
+    assert boxes_added(seen, source), f"no box colours in the returned video: {seen} vs {source}"
 
     page.wait_for_function(LIVE_FACES, timeout=120_000)
     page.wait_for_timeout(3000)  # the link's bitrate and the camera settle in the first seconds

@@ -2,22 +2,20 @@
 file names that try to be HTML or markdown. Run with `pytest -m browser` (fixtures in tests/conftest.py).
 """
 
-import base64
-import io
 import time
 
 import cv2
-import numpy as np
 import pytest
 from browser_kit import (
     COUNT_FRAMES,
     GOOD_PHOTO,
-    GRAB_VIDEO,
     LIVE_PAGE,
     LIVE_TITLE,
     SLOW,
     VIDEO_PLAYING,
+    boxes_added,
     class_pixels,
+    grab_video,
     metric_value,
     missing,
     new_page,
@@ -26,7 +24,6 @@ from browser_kit import (
     upload,
     wait_until_idle,
 )
-from PIL import Image
 
 pytestmark = pytest.mark.browser
 
@@ -60,15 +57,8 @@ def stop_video(page) -> None:
     wait_until_idle(page)
 
 
-def grab(handle) -> np.ndarray:
-    data = handle.evaluate(GRAB_VIDEO)
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data.split(",", 1)[1]))).convert("RGB"))
-
-
 def boxes_drawn(handle, source: dict[str, int]) -> bool:
-    """Whether the returned video has clearly more box-coloured pixels than the camera's own picture."""
-    seen = class_pixels(grab(handle))
-    return any(seen[name] > source[name] + 150 for name in seen)
+    return boxes_added(class_pixels(grab_video(handle)), source)
 
 
 def wait_for_boxes(handle, source: dict[str, int], seconds: float = 120) -> bool:
@@ -97,12 +87,6 @@ def settled_workers(server, expected: int, seconds: float = 15) -> int:
     return count
 
 
-@pytest.fixture
-def camera_colours(fake_camera) -> dict[str, int]:
-    """Box-colour pixels already in the camera's most colourful frame (not drawn by the app)."""
-    return max((class_pixels(f[:, :, ::-1]) for f in fake_camera["frames"]), key=lambda c: sum(c.values()))
-
-
 @pytest.fixture(scope="module")
 def small_camera(browser, fake_camera, tmp_path_factory):
     """A second Chromium whose fake camera sends the same pictures at 320x240 and 10 frames/s: three tabs
@@ -113,7 +97,7 @@ def small_camera(browser, fake_camera, tmp_path_factory):
     frames = [cv2.resize(f, (320, 240), interpolation=cv2.INTER_AREA) for f in fake_camera["frames"]]
     path = tmp_path_factory.mktemp("small_camera") / "faces_320.y4m"
     kit.write_y4m(path, frames, fps=SMALL_CAMERA_FPS)
-    colours = max((class_pixels(f[:, :, ::-1]) for f in frames), key=lambda c: sum(c.values()))
+    colours = kit.camera_colours(frames)
     small = kit.launch_chromium(browser.browser_type, path)
     yield small, colours
     small.close()
