@@ -31,7 +31,7 @@ class Pipeline:
         self.mirror_average = (config.MIRROR_AVERAGE_PHOTOS and not live) if mirror_average is None else mirror_average
         self.classifier = classifier or MaskClassifier(model_path, backend=backend)
         # one pipeline serves every browser session; its models keep per-call state
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # detect() holds it across detection and classify()
 
     @property
     def detector_name(self) -> str:
@@ -42,6 +42,15 @@ class Pipeline:
         """Why the requested detector was replaced by haar, or None."""
         return getattr(self.detector, "fallback_reason", None)
 
+    def classify(self, image_bgr: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """(N, n_classes) mask-class probabilities of the faces at `boxes` (xyxy), in one classifier call."""
+        with self._lock:
+            crops = crop_faces(image_bgr, boxes, self.classifier.input_size)
+            if not self.mirror_average:
+                return self.classifier.predict(crops)
+            both = self.classifier.predict(np.concatenate([crops, crops[:, :, ::-1]]))
+            return (both[:len(crops)] + both[len(crops):]) / 2
+
     def detect(self, image_bgr: np.ndarray, threshold: float | None = None) -> Detections:
         """Faces with a detector score >= threshold, each with its mask class and confidence."""
         threshold = self.threshold if threshold is None else threshold
@@ -51,12 +60,7 @@ class Pipeline:
             boxes, face_scores = boxes[keep], face_scores[keep]
             if len(boxes) == 0:
                 return Detections.empty()
-            crops = crop_faces(image_bgr, boxes, self.classifier.input_size)
-            if self.mirror_average:
-                both = self.classifier.predict(np.concatenate([crops, crops[:, :, ::-1]]))
-                probs = (both[:len(crops)] + both[len(crops):]) / 2
-            else:
-                probs = self.classifier.predict(crops)
+            probs = self.classify(image_bgr, boxes)
         class_id = probs.argmax(axis=1)
         return Detections(xyxy=boxes, confidence=probs[np.arange(len(probs)), class_id],
                           class_id=class_id, face_score=face_scores, probabilities=probs)

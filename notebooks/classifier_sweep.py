@@ -10,40 +10,33 @@ import numpy as np
 
 from facemask import config
 from facemask.classifier import MaskClassifier
-from facemask.crops import crop_faces
 from facemask.dataset import load_voc_dir
 from facemask.detectors import create_detector
 from facemask.imageio import load_image
 from facemask.metrics import detection_report
+from facemask.pipeline import Pipeline
 
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 split, models, flip = args[0], [Path(m) for m in args[1:]], "--flip" in sys.argv
 
 anns = load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, split)
+detector = create_detector(config.DEFAULT_DETECTOR, threshold=config.CANDIDATE_THRESHOLD)
 cache = config.CACHE_DIR / f"sweep_boxes_{split}_{config.DEFAULT_DETECTOR}.npz"
 if cache.exists():
     saved = np.load(cache)
     boxes = [saved[f"b{i}"] for i in range(len(anns))]
     scores = [saved[f"s{i}"] for i in range(len(anns))]
 else:
-    detector = create_detector(config.DEFAULT_DETECTOR, threshold=config.CANDIDATE_THRESHOLD)
     found = [detector.detect(load_image(a.image_path)) for a in anns]
     boxes, scores = [f[0] for f in found], [f[1] for f in found]
     np.savez(cache, **{f"b{i}": b for i, b in enumerate(boxes)}, **{f"s{i}": s for i, s in enumerate(scores)})
 
 gts = [(a.xyxy, a.class_id) for a in anns]
 for path in models:
-    classifier = MaskClassifier(path)
+    pipeline = Pipeline(detector, classifier=MaskClassifier(path), mirror_average=flip)
     preds, labels = [], []
     for ann, b, s in zip(anns, boxes, scores):
-        if len(b) == 0:
-            preds.append((b, np.zeros((0, 3), np.float32)))
-            labels.append(np.zeros(0, int))
-            continue
-        crops = crop_faces(load_image(ann.image_path), b, classifier.input_size)
-        probs = classifier.predict(crops)
-        if flip:
-            probs = (probs + classifier.predict(np.ascontiguousarray(crops[:, :, ::-1]))) / 2
+        probs = pipeline.classify(load_image(ann.image_path), b) if len(b) else np.zeros((0, 3), np.float32)
         preds.append((b, probs * s[:, None]))
         labels.append(probs.argmax(1))
     report = detection_report(gts, preds, scores, labels, config.DEFAULT_THRESHOLD)
