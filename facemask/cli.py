@@ -120,7 +120,8 @@ def _evaluate(args) -> int:
     pipeline = _pipeline(args)
     split = args.split
     if split is None:
-        split = "val" if Path(args.images).resolve() == config.DEV_IMAGES.resolve() else "all"
+        # the shipped model trains on the train and val photos: only holdout is unseen
+        split = "holdout" if Path(args.images).resolve() == config.DEV_IMAGES.resolve() else "all"
     report = evaluate(pipeline, args.images, args.annotations, None if split == "all" else split,
                       out_json=args.json, plots_dir=args.plots, progress=progress_bar("evaluating"))
     print(format_report(report))
@@ -141,11 +142,21 @@ def _benchmark(args) -> int:
     return 0
 
 
+def _fold(text: str) -> tuple[int, int]:
+    try:
+        i, k = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected I/K, like 0/3") from None
+    if not 0 <= i < k:
+        raise argparse.ArgumentTypeError(f"{text!r}: I must be in 0..K-1")
+    return i, k
+
+
 def _train(args) -> int:
     from facemask.train import train
 
     train(out_dir=args.out, plots_dir=args.plots, closeups_dir=args.data, epochs=args.epochs,
-          size=args.size, seed=args.seed)
+          size=args.size, seed=args.seed, photos=args.photos, fold=args.fold)
     return 0
 
 
@@ -186,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", type=Path, default=config.DEV_IMAGES, help="folder of photos")
     p.add_argument("--annotations", type=Path, default=config.DEV_ANNOTATIONS, help="Pascal VOC XML folder")
     p.add_argument("--split", choices=["train", "val", "holdout", "all"], default=None,
-                   help="which dev split (default: val for the dev photos, all for other folders)")
+                   help="which dev split (default: holdout for the dev photos, all for other folders)")
     p.add_argument("--json", type=Path, help="write the report as JSON here")
     p.add_argument("--plots", type=Path, help="write PR curves and example photos here")
     common(p)
@@ -207,6 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=training.EPOCHS, help="training epochs")
     p.add_argument("--size", type=int, default=config.CROP_SIZE, help="crop side in pixels")
     p.add_argument("--seed", type=int, default=training.SEED, help="random seed")
+    p.add_argument("--photos", default=training.TRAIN_PHOTOS,
+                   help="dev splits whose faces are trained on, joined by '+'; the rest score the report")
+    p.add_argument("--fold", type=_fold, default=None, metavar="I/K",
+                   help="cross-validation: train on the --photos outside fold I of K, report on fold I")
     p.add_argument("--out", type=Path, default=config.MODELS_DIR, help="where the model goes")
     p.add_argument("--plots", type=Path, default=config.PLOTS_DIR, help="where the plots go")
     p.set_defaults(func=_train)

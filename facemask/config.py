@@ -28,8 +28,8 @@ KERAS_MODEL = MODELS_DIR / "mask_classifier.keras"
 TFLITE_MODEL = MODELS_DIR / "mask_classifier.tflite"
 MODEL_INFO = MODELS_DIR / "model_info.json"
 TRAIN_METRICS = MODELS_DIR / "train_metrics.json"
-EVAL_METRICS = MODELS_DIR / "eval_metrics.json"
-DEV_SPLIT = MODELS_DIR / "dev_split.json"
+EVAL_METRICS = MODELS_DIR / "eval_metrics.json"  # `facemask evaluate`: the shipped model on the holdout photos
+EVAL_METRICS_CV = MODELS_DIR / "eval_metrics_cv.json"  # notebooks/cross_validate.py: the recipe, k-fold
 PLOTS_DIR = ROOT / "plots"
 CACHE_DIR = ROOT / ".cache"
 

@@ -13,6 +13,8 @@ from facemask.config import CLASS_NAMES, VOC_CLASS_MAP
 from facemask.errors import FacemaskError
 
 # Share of photos per split, decided by a hash of the file name so it never depends on order.
+# The shipped classifier trains on the faces of train + val; cross-validation over those photos
+# (notebooks/cross_validate.py) scores the recipe, and holdout scores the shipped model.
 SPLIT_BOUNDS = {"train": (0, 50), "val": (50, 85), "holdout": (85, 100)}
 
 
@@ -45,14 +47,25 @@ def read_voc(xml_path: Path, images_dir: Path) -> Annotation:
     return Annotation(image_path, np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(ids, np.int64))
 
 
-def load_voc_dir(images_dir: Path, annotations_dir: Path, split: str | None = None) -> list[Annotation]:
-    """All annotated photos of a folder pair, optionally only one split of them."""
+def load_voc_dir(images_dir: Path, annotations_dir: Path, split: str | None = None,
+                 fold: tuple[str, int, int] | None = None) -> list[Annotation]:
+    """All annotated photos of a folder pair, optionally only some splits of them ("train+val").
+
+    fold: ("in" | "out", i, k) keeps only the photos in (or out of) cross-validation fold i of k.
+    """
     images_dir, annotations_dir = Path(images_dir), Path(annotations_dir)
     if not annotations_dir.is_dir():
         raise FacemaskError(f"{annotations_dir}: annotations folder not found.")
     files = sorted(annotations_dir.glob("*.xml"), key=lambda p: p.stem)
     if split:
-        files = [f for f in files if split_of(f.stem) == split]
+        wanted = set(split.split("+"))
+        unknown = wanted - set(SPLIT_BOUNDS)
+        if unknown:
+            raise FacemaskError(f"Unknown split {', '.join(sorted(unknown))}; use {', '.join(SPLIT_BOUNDS)}.")
+        files = [f for f in files if split_of(f.stem) in wanted]
+    if fold:
+        side, i, k = fold
+        files = [f for f in files if (cv_fold(f.stem, k) == i) == (side == "in")]
     return [read_voc(f, images_dir) for f in files]
 
 
@@ -63,3 +76,8 @@ def split_of(stem: str) -> str:
         if lo <= bucket < hi:
             return name
     raise AssertionError(bucket)
+
+
+def cv_fold(stem: str, folds: int) -> int:
+    """Cross-validation fold of a dev photo: a stable function of its file name, independent of the split."""
+    return int(hashlib.sha1(f"fold:{stem}".encode()).hexdigest(), 16) % folds

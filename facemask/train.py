@@ -30,6 +30,7 @@ EPOCHS = 6  # phase 2: the upper backbone blocks learn too, at a lower rate
 BATCH_SIZE = 64
 HEAD_LEARNING_RATE = 1e-3
 LEARNING_RATE = 1e-4
+TRAIN_PHOTOS = "train+val"  # the dev splits whose faces are trained on; holdout never is
 CUT_LAYER = "block_3_expand"  # layers before it are frozen and cached; from it on are trained
 CLOSEUP_VARIANTS = 2  # augmented copies per close-up photo
 REAL_VARIANTS = {0: 2, 1: 5, 2: 20}  # copies per real face box, by class (rare classes get more)
@@ -126,13 +127,13 @@ def main_face(image: np.ndarray, detector: YuNetDetector):
     return box, f[4:14].reshape(5, 2)
 
 
-def load_real_faces(split: str, detector=None):
-    """Faces of the dev photos of one split as (image, box, label): the annotated boxes and, with a
-    detector, also its boxes that match an annotated face (IoU >= 0.5): the crops serving will see."""
+def load_real_faces(annotations, detector=None):
+    """Faces of some dev photos as (image, box, label): the annotated boxes and, with a detector,
+    also its boxes that match an annotated face (IoU >= 0.5): the crops serving will see."""
     from facemask.metrics import iou_matrix
 
     out = []
-    for ann in load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, split):
+    for ann in annotations:
         image = load_image(ann.image_path)
         for box, label in zip(ann.xyxy, ann.class_id):
             out.append((image, box, int(label)))
@@ -144,6 +145,24 @@ def load_real_faces(split: str, detector=None):
                 if ious[i, j] >= 0.5:
                     out.append((image, boxes[i], int(ann.class_id[j])))
     return out
+
+
+def dev_photos(photos: str, fold: tuple[int, int] | None):
+    """(training photos, report photos): the dev photos whose faces are trained on, and those that
+    score the classifier in the training report, never one of the training photos.
+
+    Without a fold: the splits named in `photos` train, the other splits report. With fold (i, k):
+    the photos of `photos` outside fold i train, those in it report.
+    """
+    from facemask.dataset import SPLIT_BOUNDS
+
+    if fold:
+        i, k = fold
+        return (load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, photos, fold=("out", i, k)),
+                load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, photos, fold=("in", i, k)))
+    rest = "+".join(s for s in SPLIT_BOUNDS if s not in photos.split("+"))
+    return (load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, photos),
+            load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, rest) if rest else [])
 
 
 # ----------------------------------------------------------------------------- augmentation
@@ -178,7 +197,7 @@ def degrade(crop: np.ndarray, rng: np.random.Generator, small_face_p: float) -> 
     return out
 
 
-def build_training_set(closeups, is_val, real_train, rng: np.random.Generator, size: int) -> list[Sample]:
+def closeup_samples(closeups, is_val, rng: np.random.Generator, size: int) -> list[Sample]:
     samples: list[Sample] = []
     for (image, box, landmarks, label, _), val in zip(closeups, is_val):
         if val:
@@ -192,6 +211,11 @@ def build_training_set(closeups, is_val, real_train, rng: np.random.Generator, s
                     masked = draw_synthetic_mask(image, box, landmarks, rng, worn_incorrectly=(target == 2))
                     crop = crop_faces(masked, jitter_box(box, rng)[None], size)[0]
                     samples.append(Sample(degrade(crop, rng, 0.5), target, "synthetic"))
+    return samples
+
+
+def real_samples(real_train, rng: np.random.Generator, size: int) -> list[Sample]:
+    samples: list[Sample] = []
     for image, box, label in real_train:
         for _ in range(REAL_VARIANTS[label]):
             crop = crop_faces(image, jitter_box(box, rng)[None], size)[0]
@@ -234,6 +258,8 @@ def split_backbone(base):
 
 
 def features(lower, crops: np.ndarray) -> np.ndarray:
+    if len(crops) == 0:
+        return np.zeros((0, *lower.output.shape[1:]), np.float32)
     out = []
     for i in range(0, len(crops), 256):
         batch = crops[i:i + 256].astype(np.float32) / 127.5 - 1.0
@@ -244,73 +270,103 @@ def features(lower, crops: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- main
 def train(out_dir: Path = config.MODELS_DIR, plots_dir: Path = config.PLOTS_DIR,
           closeups_dir: Path = config.CLASSIFICATION_DIR, epochs: int = EPOCHS,
-          size: int = config.CROP_SIZE, seed: int = SEED) -> dict:
+          size: int = config.CROP_SIZE, seed: int = SEED, photos: str = TRAIN_PHOTOS,
+          fold: tuple[int, int] | None = None) -> dict:
+    """Train the classifier on the close-ups and on the faces of the dev photos `photos` (minus
+    cross-validation fold i of k when fold=(i, k)); write model, metrics and plots."""
     import keras
 
     started = time.time()
     keras.utils.set_random_seed(seed)
-    rng = np.random.default_rng(seed)
     out_dir, plots_dir = Path(out_dir), Path(plots_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    _, _, base = build_backbone(size)
+    lower, _ = split_backbone(base)
+    lower.trainable = False
 
-    cache = config.CACHE_DIR / f"train_features_{cache_key(seed, size)}.npz"
-    if cache.exists():
-        log(f"reusing cached crops and features from {cache}")
-        data = np.load(cache)
-        return fit_and_save(data, out_dir, plots_dir, closeups_dir, epochs, size, seed, started)
+    # 1-3. data, augmentation (done once, offline) and the frozen lower backbone's features, cached
+    # in two parts: the close-ups are the same for every run, the dev photos differ between folds
+    close = cached(config.CACHE_DIR / f"train_closeups_{closeup_key(seed, size)}.npz",
+                   lambda: closeup_features(lower, Path(closeups_dir), seed, size))
+    real = cached(config.CACHE_DIR / f"train_real_{real_key(seed, size, photos, fold)}.npz",
+                  lambda: real_features(lower, photos, fold, seed, size))
+    data = {"y_train": np.concatenate([close["y_train"], real["y_train"]]),
+            "f_train": np.concatenate([close["f_train"], real["f_train"]]),
+            **{k: v for k, v in close.items() if k.endswith("_closeups")},
+            **{k: v for k, v in real.items() if k.endswith("_real_photos")}}
+    report_photos = f"fold {fold[0]} of {fold[1]} of {photos}" if fold else "the other dev splits"
+    sources = {"closeups": str(closeups_dir),
+               "real_photos": f"mask_detection_dev, {photos}" + (f" minus fold {fold[0]} of {fold[1]}" if fold else ""),
+               "real_photo_report": f"mask_detection_dev, {report_photos}"}
+    return fit_and_save(data, out_dir, plots_dir, sources, epochs, size, seed, started)
 
-    # 1. data
-    detector = YuNetDetector(threshold=0.5)
-    closeups, is_val = load_closeups(Path(closeups_dir), detector, rng)
-    from facemask.detectors import create_detector
 
-    real_train = load_real_faces("train", create_detector(config.DEFAULT_DETECTOR, fallback=False))
-    real_val = load_real_faces("val")
-    log(f"real faces: {len(real_train)} from train photos, {len(real_val)} from val photos")
+def cached(path: Path, make) -> dict:
+    if path.exists():
+        log(f"reusing cached crops and features from {path}")
+        with np.load(path) as saved:
+            return dict(saved)
+    data = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **data)
+    return data
 
-    # 2. augmentation (done once, offline, so backbone features can be cached)
-    samples = build_training_set(closeups, is_val, real_train, rng, size)
-    x_train = np.stack([s.crop for s in samples])
+
+def closeup_features(lower, closeups_dir: Path, seed: int, size: int) -> dict:
+    rng = np.random.default_rng(seed)
+    closeups, is_val = load_closeups(closeups_dir, YuNetDetector(threshold=0.5), rng)
+    samples = closeup_samples(closeups, is_val, rng, size)
     y_train = np.array([s.label for s in samples])
     counts = {config.CLASS_NAMES[c]: int(np.sum(y_train == c)) for c in range(3)}
-    log(f"training crops: {len(samples)} {counts}")
-    val_sets = {
-        "closeups": (crop_faces_list([(it[0], it[1]) for it, v in zip(closeups, is_val) if v], size),
-                     np.array([it[3] for it, v in zip(closeups, is_val) if v])),
-        "real_photos": (crop_faces_list([(img, box) for img, box, _ in real_val], size),
-                        np.array([lab for _, _, lab in real_val])),
-    }
-
-    # 3. frozen lower backbone: features computed once
-    inputs, scaled, base = build_backbone(size)
-    lower, upper = split_backbone(base)
-    lower.trainable = False
+    log(f"close-up training crops: {len(samples)} {counts}")
+    x_val = crop_faces_list([(it[0], it[1]) for it, v in zip(closeups, is_val) if v], size)
     t0 = time.time()
-    f_train = features(lower, x_train)
-    f_val = {k: features(lower, x) for k, (x, _) in val_sets.items()}
-    log(f"cached backbone features {f_train.shape} in {time.time() - t0:.0f} s")
-    data = {"y_train": y_train, "f_train": f_train,
-            "x_val_closeups": val_sets["closeups"][0], "y_val_closeups": val_sets["closeups"][1],
-            "f_val_closeups": f_val["closeups"], "x_val_real_photos": val_sets["real_photos"][0],
-            "y_val_real_photos": val_sets["real_photos"][1], "f_val_real_photos": f_val["real_photos"]}
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, **data)
-    return fit_and_save(data, out_dir, plots_dir, closeups_dir, epochs, size, seed, started)
+    out = {"y_train": y_train, "f_train": features(lower, np.stack([s.crop for s in samples])),
+           "x_val_closeups": x_val, "y_val_closeups": np.array([it[3] for it, v in zip(closeups, is_val) if v]),
+           "f_val_closeups": features(lower, x_val)}
+    log(f"close-up backbone features {out['f_train'].shape} in {time.time() - t0:.0f} s")
+    return out
 
 
-def cache_key(seed: int, size: int) -> str:
-    """Crops and features depend only on these: a new key whenever one of them changes."""
+def real_features(lower, photos: str, fold, seed: int, size: int) -> dict:
+    from facemask.detectors import create_detector
+
+    rng = np.random.default_rng([seed, 1])
+    train_photos, report_photos = dev_photos(photos, fold)
+    real_train = load_real_faces(train_photos, create_detector(config.DEFAULT_DETECTOR, fallback=False))
+    real_val = load_real_faces(report_photos)
+    samples = real_samples(real_train, rng, size)
+    y_train = np.array([s.label for s in samples])
+    counts = {config.CLASS_NAMES[c]: int(np.sum(y_train == c)) for c in range(3)}
+    log(f"real faces: {len(real_train)} from {len(train_photos)} training photos -> {len(samples)} crops "
+        f"{counts}; {len(real_val)} faces of {len(report_photos)} other photos for the report")
+    x_val = crop_faces_list([(img, box) for img, box, _ in real_val], size)
+    return {"y_train": y_train, "f_train": features(lower, np.stack([s.crop for s in samples])),
+            "x_val_real_photos": x_val, "y_val_real_photos": np.array([lab for _, _, lab in real_val], np.int64),
+            "f_val_real_photos": features(lower, x_val)}
+
+
+def _code_digest(*parts) -> str:
     import hashlib
 
-    parts = [seed, size, CLOSEUP_VARIANTS, REAL_VARIANTS, SYNTHETIC_PER_FACE, CUT_LAYER, DHASH_RADIUS,
-             VAL_SHARE, config.CROP_PADDING, config.DETECTOR_SETTINGS[config.DEFAULT_DETECTOR]]
     digest = hashlib.sha1(repr(parts).encode())
-    for module in ("synthetic.py", "crops.py"):  # the code that draws and cuts the crops
+    for module in ("synthetic.py", "crops.py", "train.py"):  # the code that draws and cuts the crops
         digest.update((Path(__file__).parent / module).read_bytes())
     return digest.hexdigest()[:12]
 
 
-def fit_and_save(data, out_dir, plots_dir, closeups_dir, epochs, size, seed, started) -> dict:
+def closeup_key(seed: int, size: int) -> str:
+    """Close-up crops and features depend only on these: a new key whenever one of them changes."""
+    return _code_digest(seed, size, CLOSEUP_VARIANTS, SYNTHETIC_PER_FACE, CUT_LAYER, DHASH_RADIUS, VAL_SHARE,
+                        config.CROP_PADDING)
+
+
+def real_key(seed: int, size: int, photos: str, fold) -> str:
+    return _code_digest(seed, size, photos, fold, REAL_VARIANTS, CUT_LAYER, config.CROP_PADDING,
+                        config.DETECTOR_SETTINGS[config.DEFAULT_DETECTOR])
+
+
+def fit_and_save(data, out_dir, plots_dir, sources, epochs, size, seed, started) -> dict:
     import keras
 
     from facemask.report import write_training_plots
@@ -330,8 +386,9 @@ def fit_and_save(data, out_dir, plots_dir, closeups_dir, epochs, size, seed, sta
     class_weight = {c: float(min(1.0 / (3 * freq[c]), 5.0)) for c in range(3)}
     one_hot = np.eye(len(config.CLASS_NAMES), dtype=np.float32)
     y_onehot = one_hot[y_train]
-    fit_args = dict(batch_size=BATCH_SIZE, class_weight=class_weight, shuffle=True, verbose=2,
-                    validation_data=(f_val["real_photos"], one_hot[y_val["real_photos"]]))
+    fit_args = dict(batch_size=BATCH_SIZE, class_weight=class_weight, shuffle=True, verbose=2)
+    if len(f_val["real_photos"]):  # logged per epoch for the curves; nothing is chosen by it
+        fit_args["validation_data"] = (f_val["real_photos"], one_hot[y_val["real_photos"]])
     # phase 1: the new head alone, so its random start does not wreck the pretrained blocks
     for layer in upper.layers:
         layer.trainable = layer.name == "mask_class"
@@ -352,6 +409,8 @@ def fit_and_save(data, out_dir, plots_dir, closeups_dir, epochs, size, seed, sta
     # 5. evaluate on held-out crops
     results = {}
     for name in val_names:
+        if not len(f_val[name]):
+            continue
         probs = np.asarray(upper.predict(f_val[name], verbose=0))
         results[name] = {"y_true": y_val[name].tolist(), "probs": probs.round(5).tolist()}
 
@@ -368,7 +427,7 @@ def fit_and_save(data, out_dir, plots_dir, closeups_dir, epochs, size, seed, sta
         "trained_from_layer": CUT_LAYER, "epochs": epochs, "seed": seed, "train_counts": counts,
         "class_weight": class_weight, "head_epochs": HEAD_EPOCHS, "label_smoothing": LABEL_SMOOTHING,
         "training_minutes": round(minutes, 1),
-        "sources": {"closeups": str(closeups_dir), "real_photos": "mask_detection_dev, train split"},
+        "sources": sources,
     }
     (out_dir / config.MODEL_INFO.name).write_text(json.dumps(info, indent=2))
     (out_dir / config.TRAIN_METRICS.name).write_text(json.dumps(

@@ -1,0 +1,74 @@
+"""What the classifier trains on: which dev photos, near-duplicate grouping, synthetic masks."""
+
+import cv2
+import numpy as np
+import pytest
+
+from facemask import config
+from facemask.dataset import load_voc_dir
+from facemask.detectors import YuNetDetector
+from facemask.imageio import load_image
+from facemask.synthetic import draw_synthetic_mask
+from facemask.train import TRAIN_PHOTOS, dev_photos, dhash, group_near_duplicates, main_face
+
+
+def stems(annotations):
+    return {a.image_path.stem for a in annotations}
+
+
+def test_the_shipped_model_trains_on_train_and_val_and_reports_on_holdout():
+    training, report = dev_photos(TRAIN_PHOTOS, None)
+    holdout = stems(load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, "holdout"))
+    assert TRAIN_PHOTOS == "train+val"
+    assert len(training) + len(report) == len(list(config.DEV_ANNOTATIONS.glob("*.xml")))
+    assert stems(report) == holdout and not stems(training) & holdout
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_cross_validation_folds_cut_the_training_photos_into_disjoint_parts(k):
+    everything = stems(load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, TRAIN_PHOTOS))
+    holdout = stems(load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, "holdout"))
+    seen = set()
+    for i in range(k):
+        training, report = (stems(a) for a in dev_photos(TRAIN_PHOTOS, (i, k)))
+        assert training | report == everything and not training & report
+        assert not (training | report) & holdout
+        assert not report & seen, "a photo in two folds"
+        assert len(report) > len(everything) / (2 * k), "folds of very uneven size"
+        seen |= report
+    assert seen == everything
+
+
+def test_near_duplicate_close_ups_fall_in_one_group():
+    files = sorted((config.CLASSIFICATION_DIR / "with_mask").glob("*"))[:2]
+    a, b = (load_image(f) for f in files)
+    ok, jpeg = cv2.imencode(".jpg", a, [cv2.IMWRITE_JPEG_QUALITY, 40])
+    recompressed = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+    brighter = cv2.convertScaleAbs(a, alpha=1.0, beta=12)
+    groups = group_near_duplicates([dhash(x) for x in (a, recompressed, brighter, b)])
+    assert groups[0] == groups[1] == groups[2]
+    assert groups[3] != groups[0]
+
+
+def test_synthetic_masks_cover_the_nose_only_when_worn_correctly():
+    detector = YuNetDetector(threshold=0.5)
+    checked = 0
+    for path in sorted((config.CLASSIFICATION_DIR / "without_mask").glob("*"))[:12]:
+        image = load_image(path)
+        box, landmarks = main_face(image, detector)
+        if landmarks is None or box[2] - box[0] < 60:
+            continue
+        nose = landmarks[2].astype(int)
+        patch = np.s_[nose[1] - 2:nose[1] + 3, nose[0] - 2:nose[0] + 3]
+        mouth = landmarks[3:5].mean(axis=0).astype(int)
+        for seed in range(4):
+            right = draw_synthetic_mask(image, box, landmarks, np.random.default_rng(seed))
+            wrong = draw_synthetic_mask(image, box, landmarks, np.random.default_rng(seed), worn_incorrectly=True)
+            changed = lambda out, where: np.abs(out[where].astype(int) - image[where]).mean()  # noqa: E731
+            assert changed(right, patch) > 10, "a correctly worn mask leaves the nose bare"
+            assert changed(wrong, patch) < 3, "a mask worn incorrectly covers the nose"
+            below = int(min((mouth[1] + box[3]) / 2, image.shape[0] - 3))  # between mouth and chin
+            chin = np.s_[below - 2:below + 3, mouth[0] - 2:mouth[0] + 3]
+            assert min(changed(right, chin), changed(wrong, chin)) > 4, "no mask drawn below the mouth"
+        checked += 1
+    assert checked >= 5
