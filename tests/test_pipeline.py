@@ -36,9 +36,20 @@ def large_faces_found(dets, ann, min_width=40):
     return out
 
 
-# val-split photos (never trained on) chosen from their annotations alone: the most faces >= 40 px
-# wide, and the ones with large unmasked faces. 19 large faces in all.
-KNOWN = ["maksssksksss704", "maksssksksss42", "maksssksksss110", "maksssksksss96"]
+def holdout_photos_with_large_faces(min_width=40, min_faces=2):
+    """Holdout photos (never trained on) chosen from their annotations alone: those with at least
+    min_faces faces min_width px wide, the most such faces first."""
+    picked = []
+    for path in sorted(config.DEV_ANNOTATIONS.glob("*.xml")):
+        if split_of(path.stem) == "holdout":
+            ann = read_voc(path, config.DEV_IMAGES)
+            large = int(np.sum(ann.xyxy[:, 2] - ann.xyxy[:, 0] >= min_width))
+            if large >= min_faces:
+                picked.append((-large, path.stem))
+    return [stem for _, stem in sorted(picked)]
+
+
+KNOWN = holdout_photos_with_large_faces()  # 11 photos, 25 large faces, 6 of them unmasked
 
 
 def test_large_faces_are_boxed_and_labelled(pipeline):
@@ -46,20 +57,14 @@ def test_large_faces_are_boxed_and_labelled(pipeline):
     for stem in KNOWN:
         image, ann = dev_photo(stem)
         found += [(stem, *f) for f in large_faces_found(pipeline.detect(image), ann)]
-    assert len(found) == 19
+    assert len(KNOWN) == 11 and len(found) == 25
     boxed = [f for f in found if f[1] >= 0.5]
     right = [f for f in boxed if f[2] == f[3]]
-    assert len(boxed) >= 18, f"large faces missed: {[f for f in found if f[1] < 0.5]}"
-    assert len(right) >= 17, f"large faces mislabelled: {[f for f in boxed if f[2] != f[3]]}"
-
-
-@pytest.mark.xfail(strict=True, reason="known miss of the shipped model: one of these two large unmasked faces "
-                   "is called masked (issue 5); strict, so fixing it turns this red until the mark goes")
-def test_unmasked_faces_are_called_unmasked(pipeline):
-    image, ann = dev_photo("maksssksksss110")
-    unmasked = [f for f in large_faces_found(pipeline.detect(image), ann) if f[2] == "without_mask"]
-    assert len(unmasked) == 2
-    assert all(iou >= 0.5 and predicted == "without_mask" for iou, predicted, _ in unmasked), unmasked
+    assert len(boxed) >= 24, f"large faces missed: {[f for f in found if f[1] < 0.5]}"
+    assert len(right) >= 23, f"large faces mislabelled: {[f for f in boxed if f[2] != f[3]]}"
+    unmasked = [f for f in found if f[3] == "without_mask"]
+    called = [f for f in unmasked if f[1] >= 0.5 and f[2] == "without_mask"]
+    assert len(unmasked) == 6 and len(called) >= 5, f"unmasked faces missed or called masked: {unmasked}"
 
 
 def test_upscaled_pass_finds_the_small_faces_of_a_crowd(pipeline):
@@ -123,9 +128,11 @@ def test_annotate_draws_class_coloured_boxes_without_touching_the_input(pipeline
 
 @pytest.mark.parametrize("name", ["haar", "ssd", "yunet"])
 def test_every_detector_finds_a_large_face(name):
-    image, ann = dev_photo(KNOWN[0])
+    # a holdout photo of two frontal faces 50-65 px wide: the easy case every detector should manage
+    # (Haar and the SSD find no face at all in several of the other KNOWN photos)
+    image, ann = dev_photo("maksssksksss182")
     dets = Pipeline(detector=name).detect(image)
-    assert len(dets) >= 1
+    assert len(dets) >= 1 and iou_matrix(dets.xyxy, ann.xyxy).max() >= 0.3
 
 
 def test_missing_detector_files_fall_back_to_haar_with_a_reason(monkeypatch, tmp_path):
