@@ -21,7 +21,7 @@ from facemask.dataset import load_voc_dir
 from facemask.detectors import YuNetDetector
 from facemask.errors import FacemaskError
 from facemask.imageio import load_image
-from facemask.synthetic import draw_synthetic_mask
+from facemask.synthetic import MaskDonor, draw_synthetic_mask
 
 # --- the numbers that matter ---
 SEED = 1337
@@ -35,7 +35,8 @@ CUT_LAYER = "block_3_expand"  # layers before it are frozen and cached; from it 
 CLOSEUP_VARIANTS = 2  # augmented copies per close-up photo
 REAL_VARIANTS = {0: 2, 1: 5, 2: 20}  # copies per real face box, by class (rare classes get more)
 LABEL_SMOOTHING = 0.1
-SYNTHETIC_PER_FACE = {0: 1, 2: 1}  # synthetic masks per unmasked close-up: correct, below the nose
+SYNTHETIC_PER_FACE = {0: 1, 2: 1}  # painted masks per unmasked close-up: correct, below the nose
+TRANSPLANT_PER_FACE = {0: 1, 2: 1}  # real masks from masked close-ups, per unmasked close-up, likewise
 VAL_SHARE = 0.15  # share of near-duplicate groups of close-ups held out for validation
 DHASH_RADIUS = 10  # close-ups within this many bits of difference hash are one group
 
@@ -44,7 +45,7 @@ DHASH_RADIUS = 10  # close-ups within this many bits of difference hash are one 
 class Sample:
     crop: np.ndarray  # (S, S, 3) uint8 RGB
     label: int
-    source: str  # closeup | real | synthetic
+    source: str  # closeup | real | synthetic (painted mask) | transplant (real mask from another close-up)
 
 
 def log(msg: str) -> None:
@@ -198,6 +199,10 @@ def degrade(crop: np.ndarray, rng: np.random.Generator, small_face_p: float) -> 
 
 
 def closeup_samples(closeups, is_val, rng: np.random.Generator, size: int) -> list[Sample]:
+    """Augmented copies of the training close-ups, plus masks drawn on their unmasked faces: painted,
+    and real ones transplanted from the masked training close-ups (never from validation ones)."""
+    donors = [MaskDonor(image, box, landmarks) for (image, box, landmarks, label, _), val in zip(closeups, is_val)
+              if label == 0 and landmarks is not None and not val]
     samples: list[Sample] = []
     for (image, box, landmarks, label, _), val in zip(closeups, is_val):
         if val:
@@ -205,12 +210,17 @@ def closeup_samples(closeups, is_val, rng: np.random.Generator, size: int) -> li
         for _ in range(CLOSEUP_VARIANTS):
             crop = crop_faces(image, jitter_box(box, rng)[None], size)[0]
             samples.append(Sample(degrade(crop, rng, 0.5), label, "closeup"))
-        if label == 1 and landmarks is not None:  # unmasked face: draw masks on it
-            for target, count in SYNTHETIC_PER_FACE.items():
+        if label != 1 or landmarks is None:
+            continue
+        # unmasked face: draw masks on it, each rendering at both heights
+        for per_face, source in ((SYNTHETIC_PER_FACE, "synthetic"), (TRANSPLANT_PER_FACE, "transplant")):
+            for target, count in per_face.items():
                 for _ in range(count):
-                    masked = draw_synthetic_mask(image, box, landmarks, rng, worn_incorrectly=(target == 2))
+                    donor = donors[rng.integers(len(donors))] if source == "transplant" and donors else None
+                    masked = draw_synthetic_mask(image, box, landmarks, rng, worn_incorrectly=(target == 2),
+                                                 donor=donor)
                     crop = crop_faces(masked, jitter_box(box, rng)[None], size)[0]
-                    samples.append(Sample(degrade(crop, rng, 0.5), target, "synthetic"))
+                    samples.append(Sample(degrade(crop, rng, 0.5), target, source))
     return samples
 
 
@@ -357,8 +367,8 @@ def _code_digest(*parts) -> str:
 
 def closeup_key(seed: int, size: int) -> str:
     """Close-up crops and features depend only on these: a new key whenever one of them changes."""
-    return _code_digest(seed, size, CLOSEUP_VARIANTS, SYNTHETIC_PER_FACE, CUT_LAYER, DHASH_RADIUS, VAL_SHARE,
-                        config.CROP_PADDING)
+    return _code_digest(seed, size, CLOSEUP_VARIANTS, SYNTHETIC_PER_FACE, TRANSPLANT_PER_FACE, CUT_LAYER,
+                        DHASH_RADIUS, VAL_SHARE, config.CROP_PADDING)
 
 
 def real_key(seed: int, size: int, photos: str, fold) -> str:

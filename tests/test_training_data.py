@@ -8,7 +8,7 @@ from facemask import config
 from facemask.dataset import load_voc_dir
 from facemask.detectors import YuNetDetector
 from facemask.imageio import load_image
-from facemask.synthetic import draw_synthetic_mask
+from facemask.synthetic import MaskDonor, draw_synthetic_mask
 from facemask.train import TRAIN_PHOTOS, dev_photos, dhash, group_near_duplicates, main_face
 
 
@@ -50,8 +50,22 @@ def test_near_duplicate_close_ups_fall_in_one_group():
     assert groups[3] != groups[0]
 
 
-def test_synthetic_masks_cover_the_nose_only_when_worn_correctly():
+def mask_donors(detector, count=6):
+    """Masked close-ups whose face YuNet finds with landmarks: the real masks transplanted in training."""
+    donors = []
+    for path in sorted((config.CLASSIFICATION_DIR / "with_mask").glob("*"))[:30]:
+        image = load_image(path)
+        box, landmarks = main_face(image, detector)
+        if landmarks is not None and box[2] - box[0] >= 60:
+            donors.append(MaskDonor(image, box, landmarks))
+    assert len(donors) >= count
+    return donors[:count]
+
+
+@pytest.mark.parametrize("rendering", ["painted", "transplanted"])
+def test_synthetic_masks_cover_the_nose_only_when_worn_correctly(rendering):
     detector = YuNetDetector(threshold=0.5)
+    donors = mask_donors(detector) if rendering == "transplanted" else [None]
     checked = 0
     for path in sorted((config.CLASSIFICATION_DIR / "without_mask").glob("*"))[:12]:
         image = load_image(path)
@@ -62,8 +76,10 @@ def test_synthetic_masks_cover_the_nose_only_when_worn_correctly():
         patch = np.s_[nose[1] - 2:nose[1] + 3, nose[0] - 2:nose[0] + 3]
         mouth = landmarks[3:5].mean(axis=0).astype(int)
         for seed in range(4):
-            right = draw_synthetic_mask(image, box, landmarks, np.random.default_rng(seed))
-            wrong = draw_synthetic_mask(image, box, landmarks, np.random.default_rng(seed), worn_incorrectly=True)
+            donor = donors[seed % len(donors)]
+            right = draw_synthetic_mask(image, box, landmarks, np.random.default_rng(seed), donor=donor)
+            wrong = draw_synthetic_mask(image, box, landmarks, np.random.default_rng(seed), worn_incorrectly=True,
+                                        donor=donor)
             changed = lambda out, where: np.abs(out[where].astype(int) - image[where]).mean()  # noqa: E731
             assert changed(right, patch) > 10, "a correctly worn mask leaves the nose bare"
             assert changed(wrong, patch) < 3, "a mask worn incorrectly covers the nose"
