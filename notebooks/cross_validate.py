@@ -5,7 +5,8 @@ is trained with `facemask train --fold I/K` on the close-ups and the faces of th
 the whole pipeline scores every photo with the model that never saw it, and the K parts are pooled
 into one report (AP per class and size, status accuracy), written where the metrics page reads it.
 
-Run: python notebooks/cross_validate.py [K] [--out .cache/cv] [--json models/eval_metrics_cv.json]
+Run: python notebooks/cross_validate.py [K] [--out .cache/cv] [--json models/eval_metrics_cv.json] [TRAIN OPTIONS]
+Options it does not know (--size 96, --epochs 8) go to every `facemask train` it runs.
 Fold models already in --out are reused; delete them after changing the recipe.
 """
 import argparse
@@ -14,6 +15,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 from facemask import config
 from facemask.classifier import MaskClassifier
@@ -28,20 +31,20 @@ parser = argparse.ArgumentParser()
 parser.add_argument("folds", type=int, nargs="?", default=3)
 parser.add_argument("--out", type=Path, default=config.CACHE_DIR / "cv")
 parser.add_argument("--json", type=Path, default=config.EVAL_METRICS_CV)
-args = parser.parse_args()
+args, train_args = parser.parse_known_args()  # the rest goes to `facemask train` (e.g. --size 96)
 k = args.folds
 
 for i in range(k):
     model = args.out / f"fold{i}of{k}" / config.TFLITE_MODEL.name
     if not model.exists():
         cmd = [sys.executable, "-m", "facemask.cli", "train", "--photos", TRAIN_PHOTOS, "--fold", f"{i}/{k}",
-               "--out", str(model.parent), "--plots", str(model.parent / "plots")]
+               "--out", str(model.parent), "--plots", str(model.parent / "plots"), *train_args]
         print("$", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=True)
 
 started = time.perf_counter()
 detector = create_detector(config.DEFAULT_DETECTOR, threshold=config.CANDIDATE_THRESHOLD)
-gts, preds, face_scores, labels, fold_of, split_of_photo, photos = [], [], [], [], [], [], 0
+gts, preds, face_scores, labels, probabilities, fold_of, split_of_photo, photos = [], [], [], [], [], [], [], 0
 for i in range(k):
     anns = load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, TRAIN_PHOTOS, fold=("in", i, k))
     model = args.out / f"fold{i}of{k}" / config.TFLITE_MODEL.name
@@ -51,11 +54,20 @@ for i in range(k):
         preds.append((dets.xyxy, dets.probabilities * dets.face_score[:, None]))
         face_scores.append(dets.face_score)
         labels.append(dets.class_id)
+        probabilities.append(dets.probabilities)
         fold_of.append(i)
         split_of_photo.append(split_of(ann.image_path.stem))
     photos += len(anns)
     print(f"fold {i}: {len(anns)} photos scored by {model}", flush=True)
 
+# every candidate face with its out-of-fold probabilities, so that decision rules can be compared
+# later without training again (notebooks/decision_rule.py)
+np.savez(args.out / "out_of_fold.npz",
+         gt_photo=np.concatenate([np.full(len(g[0]), i) for i, g in enumerate(gts)]),
+         gt_xyxy=np.concatenate([g[0] for g in gts]), gt_class=np.concatenate([g[1] for g in gts]),
+         det_photo=np.concatenate([np.full(len(fs), i) for i, fs in enumerate(face_scores)]),
+         det_xyxy=np.concatenate([p[0] for p in preds]), det_face_score=np.concatenate(face_scores),
+         det_probs=np.concatenate(probabilities), photo_fold=np.array(fold_of))
 report = detection_report(gts, preds, face_scores, labels, config.DEFAULT_THRESHOLD)
 report.update({"detector": detector.name, "classifier": f"{k} fold models ({args.out})",
                "backend": config.CLASSIFIER_BACKEND, "images": photos,
