@@ -33,7 +33,10 @@ LEARNING_RATE = 1e-4
 TRAIN_PHOTOS = "train+val"  # the dev splits whose faces are trained on; holdout never is
 CUT_LAYER = "block_3_expand"  # layers before it are frozen and cached; from it on are trained
 CLOSEUP_VARIANTS = 2  # augmented copies per close-up photo
-REAL_VARIANTS = {0: 2, 1: 5, 2: 20}  # copies per real face box, by class (rare classes get more)
+NOT_A_FACE = -1  # label of a detector box on no annotated face: trained towards "no class more than another"
+REAL_VARIANTS = {0: 2, 1: 5, 2: 20, NOT_A_FACE: 2}  # copies per real box, by class (rare classes get more)
+NOT_A_FACE_MIN_SCORE = 0.3  # detector boxes this sure of a face, yet on none, teach the classifier junk
+NOT_A_FACE_MAX_IOU = 0.3  # ... when they overlap every annotated face less than this
 LABEL_SMOOTHING = 0.1
 SYNTHETIC_PER_FACE = {0: 1, 2: 1}  # painted masks per unmasked close-up: correct, below the nose
 TRANSPLANT_PER_FACE = {0: 1, 2: 1}  # real masks from masked close-ups, per unmasked close-up, likewise
@@ -44,7 +47,7 @@ DHASH_RADIUS = 10  # close-ups within this many bits of difference hash are one 
 @dataclass
 class Sample:
     crop: np.ndarray  # (S, S, 3) uint8 RGB
-    label: int
+    label: int  # index into config.CLASS_NAMES, or NOT_A_FACE
     source: str  # closeup | real | synthetic (painted mask) | transplant (real mask from another close-up)
 
 
@@ -130,7 +133,9 @@ def main_face(image: np.ndarray, detector: YuNetDetector):
 
 def load_real_faces(annotations, detector=None):
     """Faces of some dev photos as (image, box, label): the annotated boxes and, with a detector,
-    also its boxes that match an annotated face (IoU >= 0.5): the crops serving will see."""
+    its boxes too: those that match an annotated face (IoU >= 0.5, score >= the detector's usual
+    0.5) with that face's label, the crops serving will see; and those on no annotated face
+    (background, a hand, half a face) as NOT_A_FACE, the junk serving will also send."""
     from facemask.metrics import iou_matrix
 
     out = []
@@ -138,13 +143,16 @@ def load_real_faces(annotations, detector=None):
         image = load_image(ann.image_path)
         for box, label in zip(ann.xyxy, ann.class_id):
             out.append((image, box, int(label)))
-        if detector is not None and len(ann.xyxy):
-            boxes, _ = detector.detect(image)
-            ious = iou_matrix(boxes, ann.xyxy)
-            for i in range(len(boxes)):
-                j = int(np.argmax(ious[i]))
-                if ious[i, j] >= 0.5:
-                    out.append((image, boxes[i], int(ann.class_id[j])))
+        if detector is None:
+            continue
+        boxes, scores = detector.detect(image)
+        ious = iou_matrix(boxes, ann.xyxy) if len(ann.xyxy) else np.zeros((len(boxes), 1))
+        for i in range(len(boxes)):
+            j = int(np.argmax(ious[i]))
+            if ious[i, j] >= 0.5 and scores[i] >= 0.5:
+                out.append((image, boxes[i], int(ann.class_id[j])))
+            elif ious[i, j] < NOT_A_FACE_MAX_IOU and scores[i] >= NOT_A_FACE_MIN_SCORE:
+                out.append((image, boxes[i], NOT_A_FACE))
     return out
 
 
@@ -327,8 +335,7 @@ def closeup_features(lower, closeups_dir: Path, seed: int, size: int) -> dict:
     closeups, is_val = load_closeups(closeups_dir, YuNetDetector(threshold=0.5), rng)
     samples = closeup_samples(closeups, is_val, rng, size)
     y_train = np.array([s.label for s in samples])
-    counts = {config.CLASS_NAMES[c]: int(np.sum(y_train == c)) for c in range(3)}
-    log(f"close-up training crops: {len(samples)} {counts}")
+    log(f"close-up training crops: {len(samples)} {label_counts(y_train)}")
     x_val = crop_faces_list([(it[0], it[1]) for it, v in zip(closeups, is_val) if v], size)
     t0 = time.time()
     out = {"y_train": y_train, "f_train": features(lower, np.stack([s.crop for s in samples])),
@@ -343,17 +350,39 @@ def real_features(lower, photos: str, fold, seed: int, size: int) -> dict:
 
     rng = np.random.default_rng([seed, 1])
     train_photos, report_photos = dev_photos(photos, fold)
-    real_train = load_real_faces(train_photos, create_detector(config.DEFAULT_DETECTOR, fallback=False))
+    detector = create_detector(config.DEFAULT_DETECTOR, fallback=False, threshold=NOT_A_FACE_MIN_SCORE)
+    real_train = load_real_faces(train_photos, detector)
     real_val = load_real_faces(report_photos)
     samples = real_samples(real_train, rng, size)
     y_train = np.array([s.label for s in samples])
-    counts = {config.CLASS_NAMES[c]: int(np.sum(y_train == c)) for c in range(3)}
-    log(f"real faces: {len(real_train)} from {len(train_photos)} training photos -> {len(samples)} crops "
-        f"{counts}; {len(real_val)} faces of {len(report_photos)} other photos for the report")
+    log(f"real faces: {len(real_train)} boxes from {len(train_photos)} training photos -> {len(samples)} crops "
+        f"{label_counts(y_train)}; {len(real_val)} faces of {len(report_photos)} other photos for the report")
     x_val = crop_faces_list([(img, box) for img, box, _ in real_val], size)
     return {"y_train": y_train, "f_train": features(lower, np.stack([s.crop for s in samples])),
             "x_val_real_photos": x_val, "y_val_real_photos": np.array([lab for _, _, lab in real_val], np.int64),
             "f_val_real_photos": features(lower, x_val)}
+
+
+def label_counts(labels: np.ndarray) -> dict[str, int]:
+    counts = {name: int(np.sum(labels == c)) for c, name in enumerate(config.CLASS_NAMES)}
+    if np.any(labels == NOT_A_FACE):
+        counts["not_a_face"] = int(np.sum(labels == NOT_A_FACE))
+    return counts
+
+
+def training_targets(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[int, float]]:
+    """One-hot targets (uniform for NOT_A_FACE) and per-sample weights that give each class the
+    same total weight (capped at 5x); NOT_A_FACE samples weigh 1."""
+    n_classes = len(config.CLASS_NAMES)
+    labelled = labels[labels != NOT_A_FACE]
+    freq = np.bincount(labelled, minlength=n_classes) / len(labelled)
+    class_weight = {c: float(min(1.0 / (n_classes * freq[c]), 5.0)) for c in range(n_classes)}
+    targets = np.full((len(labels), n_classes), 1.0 / n_classes, np.float32)
+    weights = np.ones(len(labels), np.float32)
+    for c in range(n_classes):
+        targets[labels == c] = np.eye(n_classes, dtype=np.float32)[c]
+        weights[labels == c] = class_weight[c]
+    return targets, weights, class_weight
 
 
 def _code_digest(*parts) -> str:
@@ -372,8 +401,8 @@ def closeup_key(seed: int, size: int) -> str:
 
 
 def real_key(seed: int, size: int, photos: str, fold) -> str:
-    return _code_digest(seed, size, photos, fold, REAL_VARIANTS, CUT_LAYER, config.CROP_PADDING,
-                        config.DETECTOR_SETTINGS[config.DEFAULT_DETECTOR])
+    return _code_digest(seed, size, photos, fold, REAL_VARIANTS, NOT_A_FACE_MIN_SCORE, NOT_A_FACE_MAX_IOU,
+                        CUT_LAYER, config.CROP_PADDING, config.DETECTOR_SETTINGS[config.DEFAULT_DETECTOR])
 
 
 def fit_and_save(data, out_dir, plots_dir, sources, epochs, size, seed, started) -> dict:
@@ -383,7 +412,7 @@ def fit_and_save(data, out_dir, plots_dir, sources, epochs, size, seed, started)
 
     keras.utils.set_random_seed(seed)
     y_train, f_train = data["y_train"], data["f_train"]
-    counts = {config.CLASS_NAMES[c]: int(np.sum(y_train == c)) for c in range(3)}
+    counts = label_counts(y_train)
     val_names = ("closeups", "real_photos")
     f_val = {k: data[f"f_val_{k}"] for k in val_names}
     y_val = {k: data[f"y_val_{k}"] for k in val_names}
@@ -392,11 +421,9 @@ def fit_and_save(data, out_dir, plots_dir, sources, epochs, size, seed, started)
     lower.trainable = False
 
     # 4. fit the upper blocks + head
-    freq = np.bincount(y_train, minlength=3) / len(y_train)
-    class_weight = {c: float(min(1.0 / (3 * freq[c]), 5.0)) for c in range(3)}
+    y_onehot, sample_weight, class_weight = training_targets(y_train)
     one_hot = np.eye(len(config.CLASS_NAMES), dtype=np.float32)
-    y_onehot = one_hot[y_train]
-    fit_args = dict(batch_size=BATCH_SIZE, class_weight=class_weight, shuffle=True, verbose=2)
+    fit_args = dict(batch_size=BATCH_SIZE, sample_weight=sample_weight, shuffle=True, verbose=2)
     if len(f_val["real_photos"]):  # logged per epoch for the curves; nothing is chosen by it
         fit_args["validation_data"] = (f_val["real_photos"], one_hot[y_val["real_photos"]])
     # phase 1: the new head alone, so its random start does not wreck the pretrained blocks

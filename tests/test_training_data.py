@@ -62,6 +62,11 @@ def mask_donors(detector, count=6):
     return donors[:count]
 
 
+def changed(before, after, where) -> float:
+    """Mean absolute change of the pixels at `where`."""
+    return float(np.abs(after[where].astype(int) - before[where]).mean())
+
+
 @pytest.mark.parametrize("rendering", ["painted", "transplanted"])
 def test_synthetic_masks_cover_the_nose_only_when_worn_correctly(rendering):
     detector = YuNetDetector(threshold=0.5)
@@ -80,11 +85,49 @@ def test_synthetic_masks_cover_the_nose_only_when_worn_correctly(rendering):
             right = draw_synthetic_mask(image, box, landmarks, np.random.default_rng(seed), donor=donor)
             wrong = draw_synthetic_mask(image, box, landmarks, np.random.default_rng(seed), worn_incorrectly=True,
                                         donor=donor)
-            changed = lambda out, where: np.abs(out[where].astype(int) - image[where]).mean()  # noqa: E731
-            assert changed(right, patch) > 10, "a correctly worn mask leaves the nose bare"
-            assert changed(wrong, patch) < 3, "a mask worn incorrectly covers the nose"
+            assert changed(image, right, patch) > 10, "a correctly worn mask leaves the nose bare"
+            assert changed(image, wrong, patch) < 3, "a mask worn incorrectly covers the nose"
             below = int(min((mouth[1] + box[3]) / 2, image.shape[0] - 3))  # between mouth and chin
             chin = np.s_[below - 2:below + 3, mouth[0] - 2:mouth[0] + 3]
-            assert min(changed(right, chin), changed(wrong, chin)) > 4, "no mask drawn below the mouth"
+            assert min(changed(image, right, chin), changed(image, wrong, chin)) > 4, "no mask drawn below the mouth"
         checked += 1
     assert checked >= 5
+
+
+def test_detector_boxes_on_no_annotated_face_are_taught_as_not_a_face():
+    from facemask.detectors import create_detector
+    from facemask.metrics import iou_matrix
+    from facemask.train import NOT_A_FACE, NOT_A_FACE_MAX_IOU, NOT_A_FACE_MIN_SCORE, load_real_faces
+
+    annotations = load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, "train")[:20]
+    detector = create_detector("yunet", fallback=False, threshold=NOT_A_FACE_MIN_SCORE)
+    boxes = load_real_faces(annotations, detector)
+    by_photo = {}
+    for image, box, label in boxes:
+        by_photo.setdefault(id(image), []).append((box, label))
+    assert len(by_photo) == len(annotations)
+    junk = 0
+    for ann, rows in zip(annotations, by_photo.values()):
+        labelled = [(b, lab) for b, lab in rows if lab != NOT_A_FACE]
+        # every annotated face is there with its label, then the detector's boxes on faces
+        assert [lab for _, lab in labelled[:len(ann.class_id)]] == ann.class_id.tolist()
+        for box, label in rows:
+            ious = iou_matrix(box[None], ann.xyxy)[0]
+            if label == NOT_A_FACE:
+                junk += 1
+                assert ious.max() < NOT_A_FACE_MAX_IOU
+            else:
+                assert ann.class_id[int(np.argmax(ious))] == label and ious.max() >= 0.5
+    assert junk >= 20, "the detector's false alarms on these photos should be found"
+
+
+def test_training_targets_weigh_the_classes_alike_and_leave_junk_uniform():
+    from facemask.train import NOT_A_FACE, training_targets
+
+    labels = np.array([0] * 60 + [1] * 30 + [2] * 10 + [NOT_A_FACE] * 5)
+    targets, weights, class_weight = training_targets(labels)
+    totals = [weights[labels == c].sum() for c in range(3)]
+    assert np.allclose(totals, totals[0])
+    assert np.allclose(targets[labels == NOT_A_FACE], 1 / 3) and np.all(weights[labels == NOT_A_FACE] == 1)
+    assert np.array_equal(targets[labels != NOT_A_FACE].argmax(axis=1), labels[labels != NOT_A_FACE])
+    assert class_weight[2] > class_weight[1] > class_weight[0]
