@@ -130,12 +130,10 @@ def draw_synthetic_mask(image: np.ndarray, box: np.ndarray, landmarks: np.ndarra
                                borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
         # the donor's light is not this face's: bring the mask's brightness part of the way over
         inside = mask > 127
-        if inside.any():
-            x0, y0, x1, y1 = (int(v) for v in box)
-            face = image[max(y0, 0):max(y1, 1), max(x0, 0):max(x1, 1)]
-            if face.size:
-                gain = np.clip((face.mean() + 1) / (layer[inside].mean() + 1), 0.75, 1.33) ** 0.5
-                layer = layer * gain
+        x0, y0, x1, y1 = (int(v) for v in box)
+        face = image[max(y0, 0):max(y1, 1), max(x0, 0):max(x1, 1)]
+        if inside.any() and face.size:
+            layer = layer * np.clip((face.mean() + 1) / (layer[inside].mean() + 1), 0.75, 1.33) ** 0.5
         color = layer[inside].mean(axis=0) if inside.any() else np.full(3, 200, np.float32)
     blended = out.astype(np.float32) * (1 - alpha) + layer * alpha
     out = np.clip(blended, 0, 255).astype(np.uint8)

@@ -35,6 +35,7 @@ CUT_LAYER = "block_3_expand"  # layers before it are frozen and cached; from it 
 CLOSEUP_VARIANTS = 2  # augmented copies per close-up photo
 NOT_A_FACE = -1  # label of a detector box on no annotated face: trained towards "no class more than another"
 REAL_VARIANTS = {0: 2, 1: 5, 2: 20, NOT_A_FACE: 2}  # copies per real box, by class (rare classes get more)
+FACE_BOX_MIN_SCORE = 0.5  # detector boxes on an annotated face are trained on from this score (its default)
 NOT_A_FACE_MIN_SCORE = 0.3  # detector boxes this sure of a face, yet on none, teach the classifier junk
 NOT_A_FACE_MAX_IOU = 0.3  # ... when they overlap every annotated face less than this
 LABEL_SMOOTHING = 0.1
@@ -133,8 +134,8 @@ def main_face(image: np.ndarray, detector: YuNetDetector):
 
 def load_real_faces(annotations, detector=None):
     """Faces of some dev photos as (image, box, label): the annotated boxes and, with a detector,
-    its boxes too: those that match an annotated face (IoU >= 0.5, score >= the detector's usual
-    0.5) with that face's label, the crops serving will see; and those on no annotated face
+    its boxes too: those that match an annotated face (IoU >= 0.5, score >= FACE_BOX_MIN_SCORE)
+    with that face's label, the crops serving will see; and those on no annotated face
     (background, a hand, half a face) as NOT_A_FACE, the junk serving will also send."""
     from facemask.metrics import iou_matrix
 
@@ -149,7 +150,7 @@ def load_real_faces(annotations, detector=None):
         ious = iou_matrix(boxes, ann.xyxy) if len(ann.xyxy) else np.zeros((len(boxes), 1))
         for i in range(len(boxes)):
             j = int(np.argmax(ious[i]))
-            if ious[i, j] >= 0.5 and scores[i] >= 0.5:
+            if ious[i, j] >= 0.5 and scores[i] >= FACE_BOX_MIN_SCORE:
                 out.append((image, boxes[i], int(ann.class_id[j])))
             elif ious[i, j] < NOT_A_FACE_MAX_IOU and scores[i] >= NOT_A_FACE_MIN_SCORE:
                 out.append((image, boxes[i], NOT_A_FACE))
@@ -401,8 +402,9 @@ def closeup_key(seed: int, size: int) -> str:
 
 
 def real_key(seed: int, size: int, photos: str, fold) -> str:
-    return _code_digest(seed, size, photos, fold, REAL_VARIANTS, NOT_A_FACE_MIN_SCORE, NOT_A_FACE_MAX_IOU,
-                        CUT_LAYER, config.CROP_PADDING, config.DETECTOR_SETTINGS[config.DEFAULT_DETECTOR])
+    return _code_digest(seed, size, photos, fold, REAL_VARIANTS, FACE_BOX_MIN_SCORE, NOT_A_FACE_MIN_SCORE,
+                        NOT_A_FACE_MAX_IOU, CUT_LAYER, config.CROP_PADDING,
+                        config.DETECTOR_SETTINGS[config.DEFAULT_DETECTOR])
 
 
 def fit_and_save(data, out_dir, plots_dir, sources, epochs, size, seed, started) -> dict:

@@ -20,6 +20,7 @@ from facemask.metrics import detection_report
 path = Path(sys.argv[1] if len(sys.argv) > 1 else config.CACHE_DIR / "cv" / "out_of_fold.npz")
 data = np.load(path)
 photos = int(max(data["gt_photo"].max(), data["det_photo"].max())) + 1
+in_photo = [data["det_photo"] == i for i in range(photos)]
 gts = [(data["gt_xyxy"][data["gt_photo"] == i], data["gt_class"][data["gt_photo"] == i]) for i in range(photos)]
 prior = np.bincount(data["gt_class"], minlength=len(config.CLASS_NAMES)) / len(data["gt_class"])
 print(f"{path}: {photos} photos, {len(data['gt_class'])} faces, prior of the annotated faces {prior.round(3)}")
@@ -28,10 +29,9 @@ print(f"{path}: {photos} photos, {len(data['gt_class'])} faces, prior of the ann
 def score(weights: np.ndarray) -> dict:
     probs = data["det_probs"] * weights
     probs /= probs.sum(axis=1, keepdims=True)
-    sel = [data["det_photo"] == i for i in range(photos)]
-    preds = [(data["det_xyxy"][s], probs[s] * data["det_face_score"][s][:, None]) for s in sel]
-    return detection_report(gts, preds, [data["det_face_score"][s] for s in sel],
-                            [probs[s].argmax(axis=1) for s in sel], config.DEFAULT_THRESHOLD)
+    preds = [(data["det_xyxy"][s], probs[s] * data["det_face_score"][s][:, None]) for s in in_photo]
+    return detection_report(gts, preds, [data["det_face_score"][s] for s in in_photo],
+                            [probs[s].argmax(axis=1) for s in in_photo], config.DEFAULT_THRESHOLD)
 
 
 print("| rule | mean AP | mean AP >= 32 px | AP worn incorrectly | status accuracy |")
