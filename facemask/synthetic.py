@@ -61,8 +61,8 @@ def place_mask(box: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator,
     """Choose a mask's height, width and shape on the face at `box` (xyxy) from its landmarks."""
     eyes_y, nose, mouth_y, chin_y, centre_x, face_w = _face_lines(box, landmarks)
     if worn_incorrectly:
-        if rng.random() < 0.8:  # nose out: top edge between nose tip and mouth
-            top = nose[1] + rng.uniform(0.15, 0.5) * (mouth_y - nose[1])
+        if rng.random() < 0.8:  # nose out: top edge just under the nose, above the mouth
+            top = nose[1] + rng.uniform(0.0, 0.3) * (mouth_y - nose[1])
         else:  # chin mask: mouth out too
             top = mouth_y + rng.uniform(0.1, 0.4) * (chin_y - mouth_y)
     else:
