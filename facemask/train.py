@@ -41,6 +41,8 @@ NOT_A_FACE_MAX_IOU = 0.3  # ... when they overlap every annotated face less than
 LABEL_SMOOTHING = 0.1
 SYNTHETIC_PER_FACE = {0: 1, 2: 1}  # painted masks per unmasked close-up: correct, below the nose
 TRANSPLANT_PER_FACE = {0: 1, 2: 1}  # real masks from masked close-ups, per unmasked close-up, likewise
+PHOTO_MASKS_PER_FACE = {0: 2, 2: 4}  # masks drawn on each unmasked face of the training photos, likewise
+LANDMARK_FACE_SIDE = 128  # a photo's face is enlarged to about this width for YuNet to find its landmarks
 VAL_SHARE = 0.15  # share of near-duplicate groups of close-ups held out for validation
 DHASH_RADIUS = 10  # close-ups within this many bits of difference hash are one group
 
@@ -242,6 +244,72 @@ def real_samples(real_train, rng: np.random.Generator, size: int) -> list[Sample
     return samples
 
 
+def photo_face_landmarks(image: np.ndarray, box: np.ndarray, yunet):
+    """The neighbourhood of the annotated face at `box`, enlarged so that a small face is seen, with
+    YuNet's box and 5 landmarks of that face in it: (region, offset, scale, box, landmarks), or None
+    when YuNet finds no face on the annotated one."""
+    from facemask.metrics import iou_matrix
+
+    side = float(max(box[2] - box[0], box[3] - box[1], 1))
+    x0, y0 = int(max(box[0] - side, 0)), int(max(box[1] - side, 0))
+    region = image[y0:int(box[3] + side) + 1, x0:int(box[2] + side) + 1]
+    scale = max(1.0, LANDMARK_FACE_SIDE / side)
+    big = cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC) if scale > 1 else region
+    yunet.setInputSize((big.shape[1], big.shape[0]))
+    _, faces = yunet.detect(big)
+    if faces is None or len(faces) == 0:
+        return None
+    faces = faces[np.isfinite(faces).all(axis=1) & (faces[:, -1] >= 0.5) & (faces[:, 2] > 1) & (faces[:, 3] > 1)]
+    if len(faces) == 0:
+        return None
+    offset = np.array([x0, y0], np.float32)
+    target = (np.asarray(box, np.float32) - np.tile(offset, 2)) * scale
+    found = np.concatenate([faces[:, :2], faces[:, :2] + faces[:, 2:4]], axis=1)
+    ious = iou_matrix(found, target[None])[:, 0]
+    j = int(np.argmax(ious))
+    if ious[j] < 0.4:
+        return None
+    return region, offset, scale, found[j], faces[j, 4:14].reshape(5, 2)
+
+
+def photo_mask_samples(annotations, rng: np.random.Generator, size: int) -> list[Sample]:
+    """Masks drawn on the unmasked faces of the training photos, as on the close-ups (correct and below
+    the nose, painted or transplanted), with donors from the masked faces of the same photos: street
+    light, blur and small faces as serving sees them. Each is drawn on the enlarged face, then brought
+    back to the face's own resolution before it is cropped."""
+    yunet = YuNetDetector(threshold=0.5).model
+    unmasked, donors = [], []
+    for ann in annotations:
+        image = None
+        for box, label in zip(ann.xyxy, ann.class_id):
+            if label not in (0, 1) or (label == 0 and box[2] - box[0] < 32):
+                continue
+            image = load_image(ann.image_path) if image is None else image
+            found = photo_face_landmarks(image, box, yunet)
+            if found is None:
+                continue
+            region, offset, scale, face_box, landmarks = found
+            big = cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC) if scale > 1 else region
+            if label == 0:
+                donors.append(MaskDonor(big, face_box, landmarks))
+            else:
+                unmasked.append((region, box - np.tile(offset, 2), big, face_box, landmarks))
+    samples: list[Sample] = []
+    for region, box, big, face_box, landmarks in unmasked:
+        for target, count in PHOTO_MASKS_PER_FACE.items():
+            for _ in range(count):
+                donor = donors[rng.integers(len(donors))] if donors and rng.random() < 0.5 else None
+                masked = draw_synthetic_mask(big, face_box, landmarks, rng, worn_incorrectly=(target == 2),
+                                             donor=donor)
+                if masked.shape[:2] != region.shape[:2]:
+                    masked = cv2.resize(masked, (region.shape[1], region.shape[0]), interpolation=cv2.INTER_AREA)
+                crop = crop_faces(masked, jitter_box(box, rng)[None], size)[0]
+                samples.append(Sample(degrade(crop, rng, 0.15), target, "photo_synthetic"))
+    log(f"photo faces: masks drawn on {len(unmasked)} unmasked faces, {len(donors)} masked donors "
+        f"-> {len(samples)} crops")
+    return samples
+
+
 # ----------------------------------------------------------------------------- model
 def build_backbone(size: int):
     import keras
@@ -354,7 +422,7 @@ def real_features(lower, photos: str, fold, seed: int, size: int) -> dict:
     detector = create_detector(config.DEFAULT_DETECTOR, fallback=False, threshold=NOT_A_FACE_MIN_SCORE)
     real_train = load_real_faces(train_photos, detector)
     real_val = load_real_faces(report_photos)
-    samples = real_samples(real_train, rng, size)
+    samples = real_samples(real_train, rng, size) + photo_mask_samples(train_photos, rng, size)
     y_train = np.array([s.label for s in samples])
     log(f"real faces: {len(real_train)} boxes from {len(train_photos)} training photos -> {len(samples)} crops "
         f"{label_counts(y_train)}; {len(real_val)} faces of {len(report_photos)} other photos for the report")
@@ -402,7 +470,8 @@ def closeup_key(seed: int, size: int) -> str:
 
 
 def real_key(seed: int, size: int, photos: str, fold) -> str:
-    return _code_digest(seed, size, photos, fold, REAL_VARIANTS, FACE_BOX_MIN_SCORE, NOT_A_FACE_MIN_SCORE,
+    return _code_digest(seed, size, photos, fold, REAL_VARIANTS, PHOTO_MASKS_PER_FACE, LANDMARK_FACE_SIDE,
+                        FACE_BOX_MIN_SCORE, NOT_A_FACE_MIN_SCORE,
                         NOT_A_FACE_MAX_IOU, CUT_LAYER, config.CROP_PADDING,
                         config.DETECTOR_SETTINGS[config.DEFAULT_DETECTOR])
 

@@ -78,7 +78,7 @@ def test_synthetic_masks_cover_the_nose_only_when_worn_correctly(rendering):
         if landmarks is None or box[2] - box[0] < 60:
             continue
         nose = landmarks[2].astype(int)
-        patch = np.s_[nose[1] - 2:nose[1] + 3, nose[0] - 2:nose[0] + 3]
+        patch = np.s_[nose[1] - 4:nose[1] + 1, nose[0] - 2:nose[0] + 3]  # the nose tip and just above
         mouth = landmarks[3:5].mean(axis=0).astype(int)
         for seed in range(4):
             donor = donors[seed % len(donors)]
@@ -131,3 +131,31 @@ def test_training_targets_weigh_the_classes_alike_and_leave_junk_uniform():
     assert np.allclose(targets[labels == NOT_A_FACE], 1 / 3) and np.all(weights[labels == NOT_A_FACE] == 1)
     assert np.array_equal(targets[labels != NOT_A_FACE].argmax(axis=1), labels[labels != NOT_A_FACE])
     assert class_weight[2] > class_weight[1] > class_weight[0]
+
+
+def test_masks_are_drawn_on_the_unmasked_faces_of_the_training_photos():
+    from facemask.train import PHOTO_MASKS_PER_FACE, photo_face_landmarks, photo_mask_samples
+
+    annotations = load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, "train")[:40]
+    yunet = YuNetDetector(threshold=0.5).model
+    unmasked = found = 0
+    for ann in annotations:
+        image = load_image(ann.image_path)
+        for box in ann.xyxy[ann.class_id == 1]:
+            unmasked += 1
+            hit = photo_face_landmarks(image, box, yunet)
+            if hit is None:
+                continue
+            found += 1
+            region, offset, scale, _, landmarks = hit
+            # the landmarks, back in the photo's pixels, lie on the annotated face
+            eyes_nose_mouth = landmarks / scale + offset
+            assert np.all(eyes_nose_mouth >= box[:2] - 0.2 * (box[2] - box[0]))
+            assert np.all(eyes_nose_mouth <= box[2:] + 0.2 * (box[2] - box[0]))
+    assert unmasked >= 20 and found >= 0.7 * unmasked, "YuNet should find most unmasked faces, small ones too"
+    samples = photo_mask_samples(annotations, np.random.default_rng(0), config.CROP_SIZE)
+    labels = np.array([s.label for s in samples])
+    assert len(samples) == found * sum(PHOTO_MASKS_PER_FACE.values())
+    for label, count in PHOTO_MASKS_PER_FACE.items():
+        assert np.sum(labels == label) == found * count
+    assert all(s.crop.shape == (config.CROP_SIZE, config.CROP_SIZE, 3) for s in samples)
