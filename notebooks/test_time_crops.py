@@ -1,0 +1,66 @@
+"""Score the saved out-of-fold boxes again with shifted, tighter or looser crops (no detector run).
+
+Reads DIR/out_of_fold.npz and the fold models in DIR (notebooks/cross_validate.py writes both);
+each crop variant is classified as seen and mirrored, as photo mode does, and scored alone and
+averaged with the others. Run: python notebooks/test_time_crops.py [.cache/cv]
+"""
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from facemask import config
+from facemask.classifier import MaskClassifier
+from facemask.crops import crop_faces
+from facemask.dataset import load_voc_dir
+from facemask.imageio import load_image
+from facemask.metrics import detection_report
+from facemask.train import TRAIN_PHOTOS
+
+cv = Path(sys.argv[1] if len(sys.argv) > 1 else config.CACHE_DIR / "cv")
+data = np.load(cv / "out_of_fold.npz")
+k = int(data["photo_fold"].max()) + 1
+photos = []
+for i in range(k):
+    photos += load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, TRAIN_PHOTOS, fold=("in", i, k))
+models = [MaskClassifier(cv / f"fold{i}of{k}" / config.TFLITE_MODEL.name) for i in range(k)]
+# (dx, dy, scale) of each crop variant, as fractions of the box
+VARIANTS = {"as detected": (0, 0, 1), "up 6 %": (0, -0.06, 1), "down 6 %": (0, 0.06, 1),
+            "left 6 %": (-0.06, 0, 1), "right 6 %": (0.06, 0, 1), "12 % looser": (0, 0, 1.12),
+            "10 % tighter": (0, 0, 0.9)}
+
+
+def moved(boxes: np.ndarray, dx: float, dy: float, scale: float) -> np.ndarray:
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2 + dx * w, (boxes[:, 1] + boxes[:, 3]) / 2 + dy * h
+    return np.stack([cx - w * scale / 2, cy - h * scale / 2, cx + w * scale / 2, cy + h * scale / 2], axis=1)
+
+
+probs = {name: np.zeros_like(data["det_probs"]) for name in VARIANTS}
+for p, ann in enumerate(photos):
+    rows = np.where(data["det_photo"] == p)[0]
+    if not len(rows):
+        continue
+    image, model = load_image(ann.image_path), models[data["photo_fold"][p]]
+    for name, shift in VARIANTS.items():
+        crops = crop_faces(image, moved(data["det_xyxy"][rows], *shift), model.input_size)
+        both = model.predict(np.concatenate([crops, crops[:, :, ::-1]]))
+        probs[name][rows] = (both[:len(rows)] + both[len(rows):]) / 2
+
+in_photo = [data["det_photo"] == i for i in range(len(photos))]
+gts = [(data["gt_xyxy"][data["gt_photo"] == i], data["gt_class"][data["gt_photo"] == i]) for i in range(len(photos))]
+
+
+def row(name: str, p: np.ndarray) -> str:
+    preds = [(data["det_xyxy"][s], p[s] * data["det_face_score"][s][:, None]) for s in in_photo]
+    r = detection_report(gts, preds, [data["det_face_score"][s] for s in in_photo],
+                         [p[s].argmax(axis=1) for s in in_photo], config.DEFAULT_THRESHOLD)
+    ap, large = r["ap"]["all"], r["ap"]["large (>=32 px)"]
+    return (f"| {name} | {ap['mean(with,without)']:.3f} | {large['mean(with,without)']:.3f} | "
+            f"{ap['mask_worn_incorrectly']:.3f} | {r['operating_point']['status_accuracy']:.3f} |")
+
+
+print("| crop | mean AP | mean AP >= 32 px | AP worn incorrectly | status accuracy |\n|---|---|---|---|---|")
+for name in VARIANTS:
+    print(row(name, probs[name]))
+print(row("all averaged", np.mean(list(probs.values()), axis=0)))
