@@ -52,6 +52,7 @@ class Sample:
     crop: np.ndarray  # (S, S, 3) uint8 RGB
     label: int  # index into config.CLASS_NAMES, or NOT_A_FACE
     source: str  # closeup | real | synthetic (painted mask) | transplant (real mask from another close-up)
+    # | photo_synthetic (either kind of mask, drawn on an unmasked face of a training photo)
 
 
 def log(msg: str) -> None:
