@@ -118,15 +118,22 @@ def load_closeups(folder: Path, detector: YuNetDetector, rng: np.random.Generato
     return items, is_val
 
 
+def yunet_faces(yunet, image: np.ndarray) -> np.ndarray:
+    """YuNet's raw rows on the whole image (x, y, w, h, 5 landmarks, score), score >= 0.5."""
+    yunet.setInputSize((image.shape[1], image.shape[0]))
+    _, faces = yunet.detect(image)
+    if faces is None:
+        return np.zeros((0, 15), np.float32)
+    # YuNet has been seen to return a row of NaN now and then
+    return faces[np.isfinite(faces).all(axis=1) & (faces[:, -1] >= 0.5) & (faces[:, 2] > 1) & (faces[:, 3] > 1)]
+
+
 def main_face(image: np.ndarray, detector: YuNetDetector):
     """The largest face YuNet finds in a close-up, with its 5 landmarks; else the whole picture."""
     height, width = image.shape[:2]
-    detector.model.setInputSize((width, height))
-    detector._size = (width, height)
-    _, faces = detector.model.detect(image)
-    if faces is not None and len(faces):  # YuNet has been seen to return a row of NaN now and then
-        faces = faces[np.isfinite(faces).all(axis=1) & (faces[:, -1] >= 0.5) & (faces[:, 2] > 1) & (faces[:, 3] > 1)]
-    if faces is None or len(faces) == 0:
+    faces = yunet_faces(detector.model, image)
+    detector._size = (width, height)  # the input size yunet_faces set
+    if len(faces) == 0:
         side = min(height, width)
         return np.array([(width - side) / 2, (height - side) / 2, (width + side) / 2, (height + side) / 2],
                         np.float32), None
@@ -246,9 +253,10 @@ def real_samples(real_train, rng: np.random.Generator, size: int) -> list[Sample
 
 
 def photo_face_landmarks(image: np.ndarray, box: np.ndarray, yunet):
-    """The neighbourhood of the annotated face at `box`, enlarged so that a small face is seen, with
-    YuNet's box and 5 landmarks of that face in it: (region, offset, scale, box, landmarks), or None
-    when YuNet finds no face on the annotated one."""
+    """The neighbourhood of the annotated face at `box`, as cut from the photo and enlarged so that
+    a small face is seen, with YuNet's box and 5 landmarks of that face in the enlarged copy:
+    (region, enlarged, offset, scale, box, landmarks), or None when YuNet finds no face on the
+    annotated one."""
     from facemask.metrics import iou_matrix
 
     side = float(max(box[2] - box[0], box[3] - box[1], 1))
@@ -256,11 +264,7 @@ def photo_face_landmarks(image: np.ndarray, box: np.ndarray, yunet):
     region = image[y0:int(box[3] + side) + 1, x0:int(box[2] + side) + 1]
     scale = max(1.0, LANDMARK_FACE_SIDE / side)
     big = cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC) if scale > 1 else region
-    yunet.setInputSize((big.shape[1], big.shape[0]))
-    _, faces = yunet.detect(big)
-    if faces is None or len(faces) == 0:
-        return None
-    faces = faces[np.isfinite(faces).all(axis=1) & (faces[:, -1] >= 0.5) & (faces[:, 2] > 1) & (faces[:, 3] > 1)]
+    faces = yunet_faces(yunet, big)
     if len(faces) == 0:
         return None
     offset = np.array([x0, y0], np.float32)
@@ -270,7 +274,7 @@ def photo_face_landmarks(image: np.ndarray, box: np.ndarray, yunet):
     j = int(np.argmax(ious))
     if ious[j] < 0.4:
         return None
-    return region, offset, scale, found[j], faces[j, 4:14].reshape(5, 2)
+    return region, big, offset, scale, found[j], faces[j, 4:14].reshape(5, 2)
 
 
 def photo_mask_samples(annotations, rng: np.random.Generator, size: int) -> list[Sample]:
@@ -289,8 +293,7 @@ def photo_mask_samples(annotations, rng: np.random.Generator, size: int) -> list
             found = photo_face_landmarks(image, box, yunet)
             if found is None:
                 continue
-            region, offset, scale, face_box, landmarks = found
-            big = cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC) if scale > 1 else region
+            region, big, offset, _, face_box, landmarks = found
             if label == 0:
                 donors.append(MaskDonor(big, face_box, landmarks))
             else:

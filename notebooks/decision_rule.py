@@ -13,33 +13,24 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from out_of_fold import OutOfFold, table_head
 
 from facemask import config
-from facemask.metrics import detection_report
 
 path = Path(sys.argv[1] if len(sys.argv) > 1 else config.CACHE_DIR / "cv" / "out_of_fold.npz")
-data = np.load(path)
-photos = int(max(data["gt_photo"].max(), data["det_photo"].max())) + 1
-in_photo = [data["det_photo"] == i for i in range(photos)]
-gts = [(data["gt_xyxy"][data["gt_photo"] == i], data["gt_class"][data["gt_photo"] == i]) for i in range(photos)]
+saved = OutOfFold(path)
+data = saved.data
 prior = np.bincount(data["gt_class"], minlength=len(config.CLASS_NAMES)) / len(data["gt_class"])
-print(f"{path}: {photos} photos, {len(data['gt_class'])} faces, prior of the annotated faces {prior.round(3)}")
+print(f"{path}: {saved.photos} photos, {len(data['gt_class'])} faces, prior of the annotated faces {prior.round(3)}")
 
 
-def score(weights: np.ndarray) -> dict:
+def corrected(weights: np.ndarray) -> np.ndarray:
     probs = data["det_probs"] * weights
-    probs /= probs.sum(axis=1, keepdims=True)
-    preds = [(data["det_xyxy"][s], probs[s] * data["det_face_score"][s][:, None]) for s in in_photo]
-    return detection_report(gts, preds, [data["det_face_score"][s] for s in in_photo],
-                            [probs[s].argmax(axis=1) for s in in_photo], config.DEFAULT_THRESHOLD)
+    return probs / probs.sum(axis=1, keepdims=True)
 
 
-print("| rule | mean AP | mean AP >= 32 px | AP worn incorrectly | status accuracy |")
-print("|---|---|---|---|---|")
+print(table_head("rule"))
 rules = {f"prior correction, strength {s}": prior ** s for s in (0.0, 0.25, 0.5, 0.75, 1.0)}
 rules.update({f"worn-incorrectly weight {w} only": np.array([1.0, 1.0, w]) for w in (0.5, 0.25)})
 for name, weights in rules.items():
-    r = score(np.asarray(weights, np.float64))
-    ap, large = r["ap"]["all"], r["ap"]["large (>=32 px)"]
-    print(f"| {name} | {ap['mean(with,without)']:.3f} | {large['mean(with,without)']:.3f} | "
-          f"{ap['mask_worn_incorrectly']:.3f} | {r['operating_point']['status_accuracy']:.3f} |", flush=True)
+    print(saved.table_row(name, corrected(np.asarray(weights, np.float64))), flush=True)

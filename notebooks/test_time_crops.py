@@ -8,17 +8,18 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from out_of_fold import OutOfFold, table_head
 
 from facemask import config
 from facemask.classifier import MaskClassifier
 from facemask.crops import crop_faces
 from facemask.dataset import load_voc_dir
 from facemask.imageio import load_image
-from facemask.metrics import detection_report
 from facemask.train import TRAIN_PHOTOS
 
 cv = Path(sys.argv[1] if len(sys.argv) > 1 else config.CACHE_DIR / "cv")
-data = np.load(cv / "out_of_fold.npz")
+saved = OutOfFold(cv / "out_of_fold.npz")
+data = saved.data
 k = int(data["photo_fold"].max()) + 1
 photos = []
 for i in range(k):
@@ -47,20 +48,7 @@ for p, ann in enumerate(photos):
         both = model.predict(np.concatenate([crops, crops[:, :, ::-1]]))
         probs[name][rows] = (both[:len(rows)] + both[len(rows):]) / 2
 
-in_photo = [data["det_photo"] == i for i in range(len(photos))]
-gts = [(data["gt_xyxy"][data["gt_photo"] == i], data["gt_class"][data["gt_photo"] == i]) for i in range(len(photos))]
-
-
-def row(name: str, p: np.ndarray) -> str:
-    preds = [(data["det_xyxy"][s], p[s] * data["det_face_score"][s][:, None]) for s in in_photo]
-    r = detection_report(gts, preds, [data["det_face_score"][s] for s in in_photo],
-                         [p[s].argmax(axis=1) for s in in_photo], config.DEFAULT_THRESHOLD)
-    ap, large = r["ap"]["all"], r["ap"]["large (>=32 px)"]
-    return (f"| {name} | {ap['mean(with,without)']:.3f} | {large['mean(with,without)']:.3f} | "
-            f"{ap['mask_worn_incorrectly']:.3f} | {r['operating_point']['status_accuracy']:.3f} |")
-
-
-print("| crop | mean AP | mean AP >= 32 px | AP worn incorrectly | status accuracy |\n|---|---|---|---|---|")
+print(table_head("crop"))
 for name in VARIANTS:
-    print(row(name, probs[name]))
-print(row("all averaged", np.mean(list(probs.values()), axis=0)))
+    print(saved.table_row(name, probs[name]))
+print(saved.table_row("all averaged", np.mean(list(probs.values()), axis=0)))

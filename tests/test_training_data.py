@@ -147,7 +147,7 @@ def test_masks_are_drawn_on_the_unmasked_faces_of_the_training_photos():
             if hit is None:
                 continue
             found += 1
-            region, offset, scale, _, landmarks = hit
+            _, _, offset, scale, _, landmarks = hit
             # the landmarks, back in the photo's pixels, lie on the annotated face
             eyes_nose_mouth = landmarks / scale + offset
             assert np.all(eyes_nose_mouth >= box[:2] - 0.2 * (box[2] - box[0]))
