@@ -60,6 +60,7 @@ def place_mask(box: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator,
                worn_incorrectly: bool = False) -> MaskPlacement:
     """Choose a mask's height, width and shape on the face at `box` (xyxy) from its landmarks."""
     eyes_y, nose, mouth_y, chin_y, centre_x, face_w = _face_lines(box, landmarks)
+    worn_top = eyes_y + 0.45 * (nose[1] - eyes_y)  # where the same mask's top sits when worn correctly
     if worn_incorrectly:
         if rng.random() < 0.8:  # nose out: top edge just under the nose, above the mouth
             top = nose[1] + rng.uniform(0.0, 0.3) * (mouth_y - nose[1])
@@ -74,6 +75,8 @@ def place_mask(box: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator,
         rise = {"surgical": -0.05, "n95": 0.03, "cloth": 0.0}[shape] * face_w  # outline's reach above `top`
         top = max(top, nose[1] + 0.1 * (mouth_y - nose[1]) + rise)
     bottom = chin_y
+    if worn_incorrectly:  # a mask pulled down keeps its length: it hangs below the chin, part folded under
+        bottom += rng.uniform(0.3, 1.0) * max(top - worn_top, 0.0)
     if shape == "surgical":
         pts = [(left, top + 0.05 * face_w), (right, top + 0.05 * face_w),
                (right - 0.05 * face_w, bottom - 0.1 * face_w), (centre_x, bottom),
@@ -97,7 +100,7 @@ def worn_mask_anchors(donor: MaskDonor) -> np.ndarray:
     """The anchors of the real mask a donor wears correctly: from the middle of eyes-to-nose down
     to the chin, across the face box less a small margin."""
     eyes_y, nose, _, chin_y, centre_x, face_w = _face_lines(donor.box, donor.landmarks)
-    top = eyes_y + 0.45 * (nose[1] - eyes_y)
+    top = eyes_y + 0.45 * (nose[1] - eyes_y)  # place_mask's worn_top
     return np.array([(donor.box[0] + 0.04 * face_w, top), (donor.box[2] - 0.04 * face_w, top),
                      (centre_x, chin_y)], np.float32)
 
