@@ -22,6 +22,7 @@ MASK_COLORS = [
     (40, 40, 180), (120, 160, 60),
 ]
 SHAPES = ("surgical", "cloth", "n95")
+WORN_TOP = 0.45  # a real mask worn correctly: its top edge this far from the eyes' line to the nose tip
 
 
 @dataclass
@@ -60,7 +61,7 @@ def place_mask(box: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator,
                worn_incorrectly: bool = False) -> MaskPlacement:
     """Choose a mask's height, width and shape on the face at `box` (xyxy) from its landmarks."""
     eyes_y, nose, mouth_y, chin_y, centre_x, face_w = _face_lines(box, landmarks)
-    worn_top = eyes_y + 0.45 * (nose[1] - eyes_y)  # where the same mask's top sits when worn correctly
+    worn_top = eyes_y + WORN_TOP * (nose[1] - eyes_y)  # where this mask's top would sit worn correctly
     if worn_incorrectly:
         if rng.random() < 0.8:  # nose out: top edge just under the nose, above the mouth
             top = nose[1] + rng.uniform(0.0, 0.3) * (mouth_y - nose[1])
@@ -100,7 +101,7 @@ def worn_mask_anchors(donor: MaskDonor) -> np.ndarray:
     """The anchors of the real mask a donor wears correctly: from the middle of eyes-to-nose down
     to the chin, across the face box less a small margin."""
     eyes_y, nose, _, chin_y, centre_x, face_w = _face_lines(donor.box, donor.landmarks)
-    top = eyes_y + 0.45 * (nose[1] - eyes_y)  # place_mask's worn_top
+    top = eyes_y + WORN_TOP * (nose[1] - eyes_y)
     return np.array([(donor.box[0] + 0.04 * face_w, top), (donor.box[2] - 0.04 * face_w, top),
                      (centre_x, chin_y)], np.float32)
 

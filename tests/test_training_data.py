@@ -94,6 +94,30 @@ def test_synthetic_masks_cover_the_nose_only_when_worn_correctly(rendering):
     assert checked >= 5
 
 
+def test_a_mask_pulled_down_keeps_its_length_and_hangs_below_the_chin():
+    """Real masks worn under the nose or on the chin reach past the chin; a painted one squeezed
+    between the mouth and the chin would teach a shape no one wears."""
+    from facemask.synthetic import WORN_TOP, _face_lines, place_mask
+
+    detector = YuNetDetector(threshold=0.5)
+    checked = 0
+    for path in sorted((config.CLASSIFICATION_DIR / "without_mask").glob("*"))[:12]:
+        box, landmarks = main_face(load_image(path), detector)
+        if landmarks is None:
+            continue
+        eyes_y, nose, _, chin_y, _, _ = _face_lines(box, landmarks)
+        worn_length = chin_y - (eyes_y + WORN_TOP * (nose[1] - eyes_y))
+        rng = np.random.default_rng(checked)
+        for _ in range(20):
+            right = place_mask(box, landmarks, rng)
+            wrong = place_mask(box, landmarks, rng, worn_incorrectly=True)
+            assert right.anchors[2, 1] == pytest.approx(chin_y), "a mask worn correctly ends at the chin"
+            assert wrong.anchors[2, 1] > chin_y, "a mask pulled down still ends at the chin"
+            assert wrong.anchors[2, 1] - wrong.top >= 0.3 * worn_length, "a mask pulled down shrank"
+        checked += 1
+    assert checked >= 5
+
+
 def test_detector_boxes_on_no_annotated_face_are_taught_as_not_a_face():
     from facemask.detectors import create_detector
     from facemask.metrics import iou_matrix
