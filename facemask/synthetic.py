@@ -1,7 +1,8 @@
 """Synthetic masks of varied colours and shapes, drawn on unmasked faces from their landmarks.
 
 Worn correctly, the mask's top edge rides the nose bridge; worn incorrectly, it sits below the
-nose tip (nose out) or under the mouth (chin mask), as people actually get it wrong.
+nose tip (nose out) or under the mouth (chin mask), as people actually get it wrong. Pulled down,
+a mask keeps its length and hangs below the chin.
 
 Two renderings share that one placement rule: a painted mask (flat colour, pleats, shading), or
 the real mask of a masked close-up (the donor) cut out and warped into place. Both are drawn at
