@@ -73,11 +73,12 @@ def place_mask(box: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator,
     left = box[0] + rng.uniform(0.0, 0.08) * face_w
     right = box[2] - rng.uniform(0.0, 0.08) * face_w
     shape = SHAPES[rng.integers(len(SHAPES))]
-    if worn_incorrectly:  # however it is shaped, the outline stays under the nose tip
+    bottom = chin_y
+    if worn_incorrectly:
+        # however it is shaped, the outline stays under the nose tip
         rise = {"surgical": -0.05, "n95": 0.03, "cloth": 0.0}[shape] * face_w  # outline's reach above `top`
         top = max(top, nose[1] + 0.1 * (mouth_y - nose[1]) + rise)
-    bottom = chin_y
-    if worn_incorrectly:  # a mask pulled down keeps its length: it hangs below the chin, part folded under
+        # a mask pulled down keeps its length: it hangs below the chin, part folded under
         bottom += rng.uniform(0.3, 1.0) * max(top - worn_top, 0.0)
     if shape == "surgical":
         pts = [(left, top + 0.05 * face_w), (right, top + 0.05 * face_w),

@@ -12,7 +12,7 @@ from out_of_fold import OutOfFold, table_head
 runs = [OutOfFold(path) for path in sys.argv[1:]]
 first = runs[0]
 for other in runs[1:]:
-    if not np.allclose(other.data["det_xyxy"], first.data["det_xyxy"]):
+    if not first.same_boxes(other):
         sys.exit("These files hold different boxes: they come from different folds or detectors.")
 
 print(table_head("models"))

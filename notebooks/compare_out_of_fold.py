@@ -22,7 +22,7 @@ args = parser.parse_args()
 cid = config.CLASS_NAMES.index(args.name)
 runs = [OutOfFold(args.before), OutOfFold(args.after)]
 first = runs[0].data
-if not np.allclose(first["det_xyxy"], runs[1].data["det_xyxy"]):
+if not runs[0].same_boxes(runs[1]):
     raise SystemExit("These files hold different boxes: they come from different folds or detectors.")
 photos = [p for p in range(runs[0].photos) if args.fold is None or first["photo_fold"][p] == args.fold]
 
@@ -43,12 +43,6 @@ for p in photos:
         rose += int(after > before)
         print(f"| {box[2] - box[0]:.0f} px | {before:.2f} | {after:.2f} |")
 
+before_ap, after_ap = (run.report(run.data["det_probs"], photos=photos)["ap"]["all"][args.name] for run in runs)
 
-def class_ap(run):
-    sub = OutOfFold.__new__(OutOfFold)
-    sub.data, sub.photos = run.data, len(photos)
-    sub.in_photo, sub.gts = [run.in_photo[p] for p in photos], [run.gts[p] for p in photos]
-    return sub.report(run.data["det_probs"])["ap"]["all"][args.name]
-
-
-print(f"\nprobability rose on {rose} of {boxed} boxed faces; AP {class_ap(runs[0]):.3f} -> {class_ap(runs[1]):.3f}")
+print(f"\nprobability rose on {rose} of {boxed} boxed faces; AP {before_ap:.3f} -> {after_ap:.3f}")

@@ -1,6 +1,6 @@
 """The out-of-fold detections notebooks/cross_validate.py saves, scored again with any class
-probabilities for the same boxes (shared by decision_rule.py, average_out_of_fold.py and
-test_time_crops.py, which import it from this folder)."""
+probabilities, or moved boxes (shared by the notebooks of this folder that reread
+out_of_fold.npz, which import it from here)."""
 from pathlib import Path
 
 import numpy as np
@@ -24,15 +24,23 @@ class OutOfFold:
         self.gts = [(data["gt_xyxy"][data["gt_photo"] == i], data["gt_class"][data["gt_photo"] == i])
                     for i in range(self.photos)]
 
-    def report(self, probs: np.ndarray) -> dict:
-        """The pooled report of the saved boxes with these class probabilities, one row per box."""
-        boxes, face_scores = self.data["det_xyxy"], self.data["det_face_score"]
-        preds = [(boxes[s], probs[s] * face_scores[s][:, None]) for s in self.in_photo]
-        return detection_report(self.gts, preds, [face_scores[s] for s in self.in_photo],
-                                [probs[s].argmax(axis=1) for s in self.in_photo], config.DEFAULT_THRESHOLD)
+    def same_boxes(self, other: "OutOfFold") -> bool:
+        """Whether the two files hold the same boxes (same folds and detector)."""
+        return bool(np.allclose(self.data["det_xyxy"], other.data["det_xyxy"]))
 
-    def table_row(self, name: str, probs: np.ndarray) -> str:
-        r = self.report(probs)
+    def report(self, probs: np.ndarray, boxes: np.ndarray | None = None, photos=None) -> dict:
+        """The pooled report with these class probabilities, one row per saved box, over all photos
+        or the photo indices `photos`; `boxes` replaces the saved boxes (same rows)."""
+        boxes = self.data["det_xyxy"] if boxes is None else boxes
+        face_scores = self.data["det_face_score"]
+        photos = range(self.photos) if photos is None else photos
+        rows = [self.in_photo[p] for p in photos]
+        preds = [(boxes[s], probs[s] * face_scores[s][:, None]) for s in rows]
+        return detection_report([self.gts[p] for p in photos], preds, [face_scores[s] for s in rows],
+                                [probs[s].argmax(axis=1) for s in rows], config.DEFAULT_THRESHOLD)
+
+    def table_row(self, name: str, probs: np.ndarray, boxes: np.ndarray | None = None) -> str:
+        r = self.report(probs, boxes)
         ap, large = r["ap"]["all"], r["ap"]["large (>=32 px)"]
         return (f"| {name} | {ap['mean(with,without)']:.3f} | {large['mean(with,without)']:.3f} | "
                 f"{ap['mask_worn_incorrectly']:.3f} | {r['operating_point']['status_accuracy']:.3f} |")

@@ -73,5 +73,4 @@ for fold in np.unique(oof.data["photo_fold"]):
     move = probs[sel] @ median_offsets(np.setdiff1d(oof.data["photo_fold"], [fold]))
     w, h = boxes[sel, 2] - boxes[sel, 0], boxes[sel, 3] - boxes[sel, 1]
     moved[sel] = boxes[sel] + move * np.stack([w, h, w, h], axis=1)
-oof.data = {**oof.data, "det_xyxy": moved}
-print(oof.table_row("boxes moved by their classes' median offsets", probs))
+print(oof.table_row("boxes moved by their classes' median offsets", probs, boxes=moved))
