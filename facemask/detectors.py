@@ -150,6 +150,8 @@ class YuNetDetector(FaceDetector):
             self.model.setInputSize((width, height))
             self._size = (width, height)
         _, faces = self.model.detect(image)
+        if faces is not None:  # YuNet returns a row of NaN now and then
+            faces = faces[np.isfinite(faces).all(axis=1)]
         if faces is None or len(faces) == 0:
             return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
         boxes = np.concatenate([faces[:, :2], faces[:, :2] + faces[:, 2:4]], axis=1)

@@ -135,6 +135,28 @@ def test_every_detector_finds_a_large_face(name):
     assert len(dets) >= 1 and iou_matrix(dets.xyxy, ann.xyxy).max() >= 0.3
 
 
+def test_a_row_of_non_numbers_from_yunet_is_dropped_without_a_warning():
+    import warnings
+
+    from facemask.detectors import YuNetDetector
+
+    class BadRowYuNet:  # as cv2.FaceDetectorYN once did in CI: one good face, one row not numbers
+        def setInputSize(self, size):
+            pass
+
+        def detect(self, image):
+            good = [10, 20, 30, 40] + [0] * 10 + [0.9]
+            bad = [np.inf, np.nan, -np.inf, np.inf] + [np.nan] * 10 + [0.8]
+            return 1, np.array([good, bad], np.float32)
+
+    detector = YuNetDetector(threshold=0.5)
+    detector.model = BadRowYuNet()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        boxes, scores = detector.detect(np.zeros((100, 100, 3), np.uint8))
+    assert np.allclose(boxes, [[10, 20, 40, 60]]) and np.allclose(scores, [0.9])
+
+
 def test_missing_detector_files_fall_back_to_haar_with_a_reason(monkeypatch, tmp_path):
     monkeypatch.setattr(config, "YUNET_WEIGHTS", tmp_path / "nope.onnx")
     pipeline = Pipeline(detector="yunet")
