@@ -33,7 +33,10 @@ class MaskClassifier:
             raise FacemaskError(f"The mask classifier {path.name} is missing from {path.parent}; "
                                 "train it with `facemask train` (see README).")
         self.backend, self.path = backend, path
-        self.input_size = _input_size(path)
+        info = _model_info(path)
+        self.input_size = int(info.get("input_size", config.CROP_SIZE))
+        # P(face | detector score), fitted by `facemask train` on its photos for one detector (or None)
+        self.face_calibration: dict | None = info.get("face_calibration")
         if backend == "litert":
             self._interpreter = Interpreter(str(path), num_threads=threads)
             self._input = self._interpreter.get_input_details()[0]["index"]
@@ -69,10 +72,11 @@ class MaskClassifier:
         return np.asarray(self.model(batch, training=False), np.float32)
 
 
-def _input_size(model_path: Path) -> int:
-    """The crop side the model was trained at, from model_info.json beside it."""
+def _model_info(model_path: Path) -> dict:
+    """model_info.json beside the model (crop side, face-score calibration); {} when absent or unreadable."""
     info = model_path.parent / config.MODEL_INFO.name
     try:
-        return int(json.loads(info.read_text())["input_size"])
-    except (OSError, ValueError, KeyError):
-        return config.CROP_SIZE
+        data = json.loads(info.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -19,6 +19,10 @@ class Detections:
     confidence: (N,) probability of the predicted mask class.
     class_id: (N,) index into CLASS_NAMES.
     face_score: (N,) score of the face detector.
+    face_probability: (N,) chance that the box is on a face, the detector's score calibrated on the
+        training photos (equal to face_score where no calibration applies). A face's score for
+        class c, which ranks faces across photos in `facemask evaluate`, is
+        face_probability * probabilities[:, c].
     probabilities: (N, C) classifier output for every class.
     """
 
@@ -26,6 +30,7 @@ class Detections:
     confidence: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     class_id: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     face_score: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    face_probability: np.ndarray | None = None
     probabilities: np.ndarray = field(
         default_factory=lambda: np.zeros((0, len(CLASS_NAMES)), np.float32)
     )
@@ -37,6 +42,9 @@ class Detections:
         self.confidence = np.asarray(self.confidence, np.float32).reshape(n)
         self.class_id = np.asarray(self.class_id, np.int64).reshape(n)
         self.face_score = np.asarray(self.face_score, np.float32).reshape(n)
+        if self.face_probability is None:
+            self.face_probability = self.face_score.copy()
+        self.face_probability = np.asarray(self.face_probability, np.float32).reshape(n)
         self.probabilities = np.asarray(self.probabilities, np.float32).reshape(n, len(CLASS_NAMES))
 
     @classmethod
@@ -54,6 +62,7 @@ class Detections:
             confidence=self.confidence[index],
             class_id=self.class_id[index],
             face_score=self.face_score[index],
+            face_probability=self.face_probability[index],
             probabilities=self.probabilities[index],
             data=dict(self.data),
         )
@@ -68,6 +77,11 @@ class Detections:
     def counts(self) -> dict[str, int]:
         """Faces per class, every class present (zero when none)."""
         return {name: int(np.sum(self.class_id == i)) for i, name in enumerate(CLASS_NAMES)}
+
+    @property
+    def class_scores(self) -> np.ndarray:
+        """(N, C) score of each face for each class: face_probability * class probability."""
+        return self.probabilities * self.face_probability[:, None]
 
     def to_records(self) -> list[dict[str, Any]]:
         """One dict per face: the `faces` entries of `facemask detect --json`."""

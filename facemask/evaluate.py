@@ -36,8 +36,8 @@ def evaluate(pipeline: Pipeline, images_dir: Path, annotations_dir: Path, split:
     results = run_pipeline(pipeline, annotations, progress)
     seconds = time.perf_counter() - started
     gts = [(a.xyxy, a.class_id) for a in annotations]
-    # ranking score of a face for class c: detector score x classifier probability of c
-    preds = [(d.xyxy, d.probabilities * d.face_score[:, None]) for _, d in results]
+    # ranking score of a face for class c: P(face), the calibrated detector score, x P(c) (Detections.class_scores)
+    preds = [(d.xyxy, d.class_scores) for _, d in results]
     report = detection_report(gts, preds, [d.face_score for _, d in results],
                               [d.class_id for _, d in results], pipeline.threshold)
     report.update({

@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 
-from facemask import config
+from facemask import calibration, config
 from facemask.classifier import MaskClassifier
 from facemask.crops import crop_faces
 from facemask.detections import Detections
@@ -63,4 +63,7 @@ class Pipeline:
             probs = self.classify(image_bgr, boxes)
         class_id = probs.argmax(axis=1)
         return Detections(xyxy=boxes, confidence=probs[np.arange(len(probs)), class_id],
-                          class_id=class_id, face_score=face_scores, probabilities=probs)
+                          class_id=class_id, face_score=face_scores,
+                          face_probability=calibration.apply(face_scores, self.classifier.face_calibration,
+                                                             self.detector_name),
+                          probabilities=probs)

@@ -142,21 +142,28 @@ def main_face(image: np.ndarray, detector: YuNetDetector):
     return box, f[4:14].reshape(5, 2)
 
 
-def load_real_faces(annotations, detector=None):
-    """Faces of some dev photos as (image, box, label): the annotated boxes and, with a detector,
-    its boxes too: those that match an annotated face (IoU >= 0.5, score >= FACE_BOX_MIN_SCORE)
-    with that face's label, the crops serving will see; and those on no annotated face
-    (background, a hand, half a face) as NOT_A_FACE, the junk serving will also send."""
+def detector_boxes(annotations, detector) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The detector's (boxes, scores) on each photo, run once and shared by the training crops and
+    the face-score calibration."""
+    return [detector.detect(load_image(ann.image_path)) for ann in annotations]
+
+
+def load_real_faces(annotations, detections=None):
+    """Faces of some dev photos as (image, box, label): the annotated boxes and, with the detector's
+    boxes on those photos (`detector_boxes`), these too: those that match an annotated face (IoU >=
+    0.5, score >= FACE_BOX_MIN_SCORE) with that face's label, the crops serving will see; and those
+    on no annotated face (background, a hand, half a face) as NOT_A_FACE, the junk serving will also
+    send."""
     from facemask.metrics import iou_matrix
 
     out = []
-    for ann in annotations:
+    for k, ann in enumerate(annotations):
         image = load_image(ann.image_path)
         for box, label in zip(ann.xyxy, ann.class_id):
             out.append((image, box, int(label)))
-        if detector is None:
+        if detections is None:
             continue
-        boxes, scores = detector.detect(image)
+        boxes, scores = detections[k]
         ious = iou_matrix(boxes, ann.xyxy) if len(ann.xyxy) else np.zeros((len(boxes), 1))
         for i in range(len(boxes)):
             j = int(np.argmax(ious[i]))
@@ -165,6 +172,20 @@ def load_real_faces(annotations, detector=None):
             elif ious[i, j] < NOT_A_FACE_MAX_IOU and scores[i] >= NOT_A_FACE_MIN_SCORE:
                 out.append((image, boxes[i], NOT_A_FACE))
     return out
+
+
+def calibrate_face_scores(annotations, detections) -> dict:
+    """The detector's score as P(on a face) (facemask/calibration.py), fitted on every candidate box
+    of these photos: on a face when it overlaps an annotated one with IoU >= 0.5."""
+    from facemask import calibration
+    from facemask.metrics import iou_matrix
+
+    scores, on_face = [], []
+    for ann, (boxes, box_scores) in zip(annotations, detections):
+        scores.append(box_scores)
+        best = iou_matrix(boxes, ann.xyxy).max(axis=1) if len(ann.xyxy) and len(boxes) else np.zeros(len(boxes))
+        on_face.append(best >= 0.5)
+    return calibration.fit(np.concatenate(scores), np.concatenate(on_face), config.DEFAULT_DETECTOR)
 
 
 def dev_photos(photos: str, fold: tuple[int, int] | None):
@@ -389,7 +410,8 @@ def train(out_dir: Path = config.MODELS_DIR, plots_dir: Path = config.PLOTS_DIR,
     sources = {"closeups": str(closeups_dir),
                "real_photos": f"mask_detection_dev, {photos}" + (f" minus fold {fold[0]} of {fold[1]}" if fold else ""),
                "real_photo_report": f"mask_detection_dev, {report_photos}"}
-    return fit_and_save(data, out_dir, plots_dir, sources, epochs, size, seed, started)
+    return fit_and_save(data, out_dir, plots_dir, sources, epochs, size, seed, started,
+                        json.loads(str(real["face_calibration"])))
 
 
 def cached(path: Path, make) -> dict:
@@ -423,8 +445,14 @@ def real_features(lower, photos: str, fold, seed: int, size: int) -> dict:
 
     rng = np.random.default_rng([seed, 1])
     train_photos, report_photos = dev_photos(photos, fold)
-    detector = create_detector(config.DEFAULT_DETECTOR, fallback=False, threshold=NOT_A_FACE_MIN_SCORE)
-    real_train = load_real_faces(train_photos, detector)
+    # every candidate box serving would score, down to CANDIDATE_THRESHOLD: the calibration sees them
+    # all, the training crops only those above their own minimum scores
+    detector = create_detector(config.DEFAULT_DETECTOR, fallback=False, threshold=config.CANDIDATE_THRESHOLD)
+    detections = detector_boxes(train_photos, detector)
+    face_score_calibration = calibrate_face_scores(train_photos, detections)
+    log(f"face-score calibration on {face_score_calibration['boxes']} boxes: P(face) = "
+        f"sigmoid({face_score_calibration['intercept']} + {face_score_calibration['slope']} logit(score))")
+    real_train = load_real_faces(train_photos, detections)
     real_val = load_real_faces(report_photos)
     samples = real_samples(real_train, rng, size) + photo_mask_samples(train_photos, rng, size)
     y_train = np.array([s.label for s in samples])
@@ -433,7 +461,8 @@ def real_features(lower, photos: str, fold, seed: int, size: int) -> dict:
     x_val = crop_faces_list([(img, box) for img, box, _ in real_val], size)
     return {"y_train": y_train, "f_train": features(lower, np.stack([s.crop for s in samples])),
             "x_val_real_photos": x_val, "y_val_real_photos": np.array([lab for _, _, lab in real_val], np.int64),
-            "f_val_real_photos": features(lower, x_val)}
+            "f_val_real_photos": features(lower, x_val),
+            "face_calibration": np.array(json.dumps(face_score_calibration))}
 
 
 def label_counts(labels: np.ndarray) -> dict[str, int]:
@@ -476,11 +505,12 @@ def closeup_key(seed: int, size: int) -> str:
 def real_key(seed: int, size: int, photos: str, fold) -> str:
     return _code_digest(seed, size, photos, fold, REAL_VARIANTS, PHOTO_MASKS_PER_FACE, LANDMARK_FACE_SIDE,
                         FACE_BOX_MIN_SCORE, NOT_A_FACE_MIN_SCORE,
-                        NOT_A_FACE_MAX_IOU, CUT_LAYER, config.CROP_PADDING,
+                        NOT_A_FACE_MAX_IOU, CUT_LAYER, config.CROP_PADDING, config.CANDIDATE_THRESHOLD,
                         config.DETECTOR_SETTINGS[config.DEFAULT_DETECTOR])
 
 
-def fit_and_save(data, out_dir, plots_dir, sources, epochs, size, seed, started) -> dict:
+def fit_and_save(data, out_dir, plots_dir, sources, epochs, size, seed, started,
+                 face_calibration: dict | None = None) -> dict:
     import keras
 
     from facemask.report import write_training_plots
@@ -541,6 +571,8 @@ def fit_and_save(data, out_dir, plots_dir, sources, epochs, size, seed, started)
         "training_minutes": round(minutes, 1),
         "sources": sources,
     }
+    if face_calibration:  # read by MaskClassifier, used by Pipeline for Detections.face_probability
+        info["face_calibration"] = face_calibration
     (out_dir / config.MODEL_INFO.name).write_text(json.dumps(info, indent=2))
     (out_dir / config.TRAIN_METRICS.name).write_text(json.dumps(
         {"history": {k: [float(v) for v in vals] for k, vals in history.items()}, **metrics}, indent=2))

@@ -1,5 +1,6 @@
 """Compare mask classifiers on the same detector boxes: the detector runs once per photo (boxes cached in
-.cache/), then each classifier file scores the crops, optionally averaged with its mirror image.
+.cache/), then each classifier file scores the crops, optionally averaged with its mirror image, and ranks
+them with its own face-score calibration as the pipeline does.
 
 Run: python notebooks/classifier_sweep.py SPLIT MODEL.tflite [MODEL.tflite ...] [--flip]
 """
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facemask import config
+from facemask import calibration, config
 from facemask.classifier import MaskClassifier
 from facemask.dataset import load_voc_dir
 from facemask.detectors import create_detector
@@ -37,7 +38,8 @@ for path in models:
     preds, labels = [], []
     for ann, b, s in zip(anns, boxes, scores):
         probs = pipeline.classify(load_image(ann.image_path), b) if len(b) else np.zeros((0, 3), np.float32)
-        preds.append((b, probs * s[:, None]))
+        face = calibration.apply(s, pipeline.classifier.face_calibration, detector.name)  # as Pipeline.detect
+        preds.append((b, probs * face[:, None]))
         labels.append(probs.argmax(1))
     report = detection_report(gts, preds, scores, labels, config.DEFAULT_THRESHOLD)
     ap, op = report["ap"], report["operating_point"]

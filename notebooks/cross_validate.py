@@ -44,15 +44,17 @@ for i in range(k):
 
 started = time.perf_counter()
 detector = create_detector(config.DEFAULT_DETECTOR, threshold=config.CANDIDATE_THRESHOLD)
-gts, preds, face_scores, labels, probabilities, fold_of, split_of_photo, photos = [], [], [], [], [], [], [], 0
+gts, preds, face_scores, face_probabilities, labels, probabilities, fold_of, split_of_photo, photos = \
+    [], [], [], [], [], [], [], [], 0
 for i in range(k):
     anns = load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, TRAIN_PHOTOS, fold=("in", i, k))
     model = args.out / f"fold{i}of{k}" / config.TFLITE_MODEL.name
     pipeline = Pipeline(detector, classifier=MaskClassifier(model))
     for ann, (_, dets) in zip(anns, run_pipeline(pipeline, anns)):
         gts.append((ann.xyxy, ann.class_id))
-        preds.append((dets.xyxy, dets.probabilities * dets.face_score[:, None]))
+        preds.append((dets.xyxy, dets.class_scores))
         face_scores.append(dets.face_score)
+        face_probabilities.append(dets.face_probability)
         labels.append(dets.class_id)
         probabilities.append(dets.probabilities)
         fold_of.append(i)
@@ -67,6 +69,7 @@ np.savez(args.out / "out_of_fold.npz",
          gt_xyxy=np.concatenate([g[0] for g in gts]), gt_class=np.concatenate([g[1] for g in gts]),
          det_photo=np.concatenate([np.full(len(fs), i) for i, fs in enumerate(face_scores)]),
          det_xyxy=np.concatenate([p[0] for p in preds]), det_face_score=np.concatenate(face_scores),
+         det_face_probability=np.concatenate(face_probabilities),
          det_probs=np.concatenate(probabilities), photo_fold=np.array(fold_of))
 report = detection_report(gts, preds, face_scores, labels, config.DEFAULT_THRESHOLD)
 report.update({"detector": detector.name, "classifier": f"{k} fold models ({args.out})",

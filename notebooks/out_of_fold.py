@@ -28,19 +28,25 @@ class OutOfFold:
         """Whether the two files hold the same boxes (same folds and detector)."""
         return bool(np.allclose(self.data["det_xyxy"], other.data["det_xyxy"]))
 
-    def report(self, probs: np.ndarray, boxes: np.ndarray | None = None, photos=None) -> dict:
+    def report(self, probs: np.ndarray, boxes: np.ndarray | None = None, photos=None,
+               face_probability: np.ndarray | None = None) -> dict:
         """The pooled report with these class probabilities, one row per saved box, over all photos
-        or the photo indices `photos`; `boxes` replaces the saved boxes (same rows)."""
+        or the photo indices `photos`; `boxes` replaces the saved boxes (same rows), and
+        `face_probability` the saved P(face) that ranks them with the class probabilities (files
+        saved before the face-score calibration rank by the detector score)."""
         boxes = self.data["det_xyxy"] if boxes is None else boxes
         face_scores = self.data["det_face_score"]
+        if face_probability is None:
+            face_probability = self.data.get("det_face_probability", face_scores)
         photos = range(self.photos) if photos is None else photos
         rows = [self.in_photo[p] for p in photos]
-        preds = [(boxes[s], probs[s] * face_scores[s][:, None]) for s in rows]
+        preds = [(boxes[s], probs[s] * face_probability[s][:, None]) for s in rows]
         return detection_report([self.gts[p] for p in photos], preds, [face_scores[s] for s in rows],
                                 [probs[s].argmax(axis=1) for s in rows], config.DEFAULT_THRESHOLD)
 
-    def table_row(self, name: str, probs: np.ndarray, boxes: np.ndarray | None = None) -> str:
-        r = self.report(probs, boxes)
+    def table_row(self, name: str, probs: np.ndarray, boxes: np.ndarray | None = None,
+                  face_probability: np.ndarray | None = None) -> str:
+        r = self.report(probs, boxes, face_probability=face_probability)
         ap, large = r["ap"]["all"], r["ap"]["large (>=32 px)"]
         return (f"| {name} | {ap['mean(with,without)']:.3f} | {large['mean(with,without)']:.3f} | "
                 f"{ap['mask_worn_incorrectly']:.3f} | {r['operating_point']['status_accuracy']:.3f} |")

@@ -114,6 +114,23 @@ def test_detections_are_one_type_with_filtering_and_records(pipeline):
     assert sum(strong.counts().values()) == len(strong)
 
 
+def test_faces_are_ranked_by_the_face_score_calibration_shipped_with_the_model(pipeline):
+    from facemask import calibration
+
+    fitted = json.loads(config.MODEL_INFO.read_text())["face_calibration"]  # written by `facemask train`
+    assert fitted["detector"] == pipeline.detector_name == config.DEFAULT_DETECTOR
+    image, _ = dev_photo(KNOWN[0])
+    dets = pipeline.detect(image, threshold=config.CANDIDATE_THRESHOLD)
+    assert np.allclose(dets.face_probability, calibration.apply(dets.face_score, fitted, "yunet"), atol=1e-6)
+    assert not np.allclose(dets.face_probability, dets.face_score, atol=0.02)
+    assert np.allclose(dets.class_scores, dets.probabilities * dets.face_probability[:, None])
+    strong = dets[dets.face_score >= 0.5]
+    assert np.array_equal(strong.face_probability, dets.face_probability[dets.face_score >= 0.5])
+    # the calibration belongs to the detector it was fitted for: other detectors rank by their own score
+    haar = Pipeline(detector="haar", classifier=pipeline.classifier).detect(image, threshold=0.05)
+    assert len(haar) and np.array_equal(haar.face_probability, haar.face_score)
+
+
 def test_annotate_draws_class_coloured_boxes_without_touching_the_input(pipeline):
     image, _ = dev_photo(KNOWN[0])
     before = image.copy()

@@ -118,31 +118,65 @@ def test_a_mask_pulled_down_keeps_its_length_and_hangs_below_the_chin():
     assert checked >= 5
 
 
-def test_detector_boxes_on_no_annotated_face_are_taught_as_not_a_face():
+@pytest.fixture(scope="module")
+def train_photo_boxes():
+    """YuNet's candidate boxes, as serving scores them, on 20 train photos."""
     from facemask.detectors import create_detector
-    from facemask.metrics import iou_matrix
-    from facemask.train import NOT_A_FACE, NOT_A_FACE_MAX_IOU, NOT_A_FACE_MIN_SCORE, load_real_faces
+    from facemask.train import detector_boxes
 
     annotations = load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, "train")[:20]
-    detector = create_detector("yunet", fallback=False, threshold=NOT_A_FACE_MIN_SCORE)
-    boxes = load_real_faces(annotations, detector)
+    detector = create_detector("yunet", fallback=False, threshold=config.CANDIDATE_THRESHOLD)
+    return annotations, detector_boxes(annotations, detector)
+
+
+def test_detector_boxes_on_no_annotated_face_are_taught_as_not_a_face(train_photo_boxes):
+    from facemask.metrics import iou_matrix
+    from facemask.train import FACE_BOX_MIN_SCORE, NOT_A_FACE, NOT_A_FACE_MAX_IOU, NOT_A_FACE_MIN_SCORE, load_real_faces
+
+    annotations, detections = train_photo_boxes
+    boxes = load_real_faces(annotations, detections)
     by_photo = {}
     for image, box, label in boxes:
         by_photo.setdefault(id(image), []).append((box, label))
     assert len(by_photo) == len(annotations)
     junk = 0
-    for ann, rows in zip(annotations, by_photo.values()):
+    for ann, (found, scores), rows in zip(annotations, detections, by_photo.values()):
         labelled = [(b, lab) for b, lab in rows if lab != NOT_A_FACE]
         # every annotated face is there with its label, then the detector's boxes on faces
         assert [lab for _, lab in labelled[:len(ann.class_id)]] == ann.class_id.tolist()
-        for box, label in rows:
+        for box, label in rows[len(ann.class_id):]:
+            score = scores[np.flatnonzero((found == box).all(axis=1))[0]]
             ious = iou_matrix(box[None], ann.xyxy)[0]
             if label == NOT_A_FACE:
                 junk += 1
-                assert ious.max() < NOT_A_FACE_MAX_IOU
+                assert ious.max() < NOT_A_FACE_MAX_IOU and score >= NOT_A_FACE_MIN_SCORE
             else:
                 assert ann.class_id[int(np.argmax(ious))] == label and ious.max() >= 0.5
+                assert score >= FACE_BOX_MIN_SCORE
     assert junk >= 20, "the detector's false alarms on these photos should be found"
+
+
+def test_face_score_calibration_matches_how_often_boxes_land_on_faces(train_photo_boxes):
+    from facemask import calibration
+    from facemask.metrics import iou_matrix
+    from facemask.train import calibrate_face_scores
+
+    annotations, detections = train_photo_boxes
+    fitted = calibrate_face_scores(annotations, detections)
+    assert fitted["detector"] == "yunet" and fitted["slope"] > 0
+    scores = np.concatenate([s for _, s in detections])
+    on_face = np.concatenate([iou_matrix(b, a.xyxy).max(axis=1) >= 0.5 for a, (b, _) in zip(annotations, detections)])
+    assert fitted["boxes"] == len(scores) and fitted["boxes_on_faces"] == on_face.sum()
+    predicted = calibration.apply(scores, fitted, "yunet")
+    assert np.all(np.diff(predicted[np.argsort(scores)]) >= 0), "a higher score is never a smaller chance"
+    # in each quarter of the boxes by score, the predicted chance is the share that lies on a face
+    for part in np.array_split(np.argsort(scores), 4):
+        assert abs(predicted[part].mean() - on_face[part].mean()) < 0.1
+    # the raw score overstates it in the middle: most boxes scored 0.4-0.8 lie on no annotated face
+    middle = (scores >= 0.4) & (scores < 0.8)
+    assert middle.sum() >= 10 and on_face[middle].mean() < scores[middle].mean() - 0.2
+    assert predicted[middle].mean() < scores[middle].mean() - 0.2
+    assert np.array_equal(calibration.apply(scores, fitted, "ssd"), scores), "another detector's scores stay"
 
 
 def test_training_targets_weigh_the_classes_alike_and_leave_junk_uniform():
