@@ -1,4 +1,5 @@
-"""The mask classifier: all face crops of a frame in one batched call -> class probabilities."""
+"""The mask classifier: all face crops of a frame in one batched call -> class probabilities and,
+for models trained with a not-a-face output, the chance that the crop shows a face."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ class MaskClassifier:
         self.backend, self.path = backend, path
         info = _model_info(path)
         self.input_size = int(info.get("input_size", config.CROP_SIZE))
+        # the model's outputs: the classes, then (models since the not-a-face output) not_a_face
+        self.outputs: tuple[str, ...] = tuple(info.get("outputs", config.CLASS_NAMES))
         # P(face | detector score), fitted by `facemask train` on its photos for one detector (or None)
         self.face_calibration: dict | None = info.get("face_calibration")
         if backend == "litert":
@@ -53,9 +56,10 @@ class MaskClassifier:
             self.model = keras.models.load_model(path, compile=False)
 
     def predict(self, crops_rgb: np.ndarray) -> np.ndarray:
-        """(N, S, S, 3) uint8 RGB crops -> (N, n_classes) probabilities, in one call."""
+        """(N, S, S, 3) uint8 RGB crops -> (N, len(self.outputs)) probabilities, in one call;
+        `split_outputs` turns them into class probabilities and P(face)."""
         if len(crops_rgb) == 0:
-            return np.zeros((0, len(config.CLASS_NAMES)), np.float32)
+            return np.zeros((0, len(self.outputs)), np.float32)
         batch = np.ascontiguousarray(crops_rgb, dtype=np.float32)
         if self.backend == "litert":
             if self._batch != len(batch):  # re-plan only when the number of faces changes
@@ -70,6 +74,20 @@ class MaskClassifier:
             self._net.setInput(np.ascontiguousarray(batch.transpose(0, 3, 1, 2)))
             return np.asarray(self._net.forward(), np.float32).reshape(len(batch), -1)
         return np.asarray(self.model(batch, training=False), np.float32)
+
+
+def split_outputs(outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The classifier's (N, K) outputs -> ((N, C) mask-class probabilities summing to 1, (N,) chance
+    that the crop shows a face: 1 - the not-a-face output, or 1 for models without one)."""
+    outputs = np.asarray(outputs, np.float32)
+    n = len(config.CLASS_NAMES)
+    classes = outputs[:, :n]
+    if outputs.shape[1] == n:
+        return classes, np.ones(len(outputs), np.float32)
+    total = classes.sum(axis=1, keepdims=True)
+    # a crop the model is sure shows no face keeps a defined (uniform) class distribution
+    probs = np.where(total > 1e-6, classes / np.maximum(total, 1e-6), 1.0 / n).astype(np.float32)
+    return probs, np.clip(total[:, 0], 0.0, 1.0)
 
 
 def _model_info(model_path: Path) -> dict:

@@ -35,6 +35,8 @@ CACHE_DIR = ROOT / ".cache"
 
 # --- classes: index order is the classifier's output order ---
 CLASS_NAMES = ("with_mask", "without_mask", "mask_worn_incorrectly")
+# the classifier's extra output after the classes: the crop shows no face (a detector's false alarm)
+NOT_A_FACE_OUTPUT = "not_a_face"
 # Pascal VOC spelling in the dev annotations -> our spelling
 VOC_CLASS_MAP = {
     "with_mask": "with_mask",

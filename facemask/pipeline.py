@@ -7,7 +7,7 @@ import threading
 import numpy as np
 
 from facemask import calibration, config
-from facemask.classifier import MaskClassifier
+from facemask.classifier import MaskClassifier, split_outputs
 from facemask.crops import crop_faces
 from facemask.detections import Detections
 from facemask.detectors import FaceDetector, create_detector
@@ -43,7 +43,8 @@ class Pipeline:
         return getattr(self.detector, "fallback_reason", None)
 
     def classify(self, image_bgr: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        """(N, n_classes) mask-class probabilities of the faces at `boxes` (xyxy), in one classifier call."""
+        """The classifier's (N, K) outputs for the faces at `boxes` (xyxy), in one call
+        (`split_outputs` gives the class probabilities and P(face))."""
         with self._lock:
             crops = crop_faces(image_bgr, boxes, self.classifier.input_size)
             if not self.mirror_average:
@@ -60,10 +61,11 @@ class Pipeline:
             boxes, face_scores = boxes[keep], face_scores[keep]
             if len(boxes) == 0:
                 return Detections.empty()
-            probs = self.classify(image_bgr, boxes)
+            probs, crop_is_face = split_outputs(self.classify(image_bgr, boxes))
         class_id = probs.argmax(axis=1)
+        # P(face): the detector's calibrated score, times the classifier's own view of the crop
+        face_probability = calibration.apply(face_scores, self.classifier.face_calibration,
+                                             self.detector_name) * crop_is_face
         return Detections(xyxy=boxes, confidence=probs[np.arange(len(probs)), class_id],
-                          class_id=class_id, face_score=face_scores,
-                          face_probability=calibration.apply(face_scores, self.classifier.face_calibration,
-                                                             self.detector_name),
+                          class_id=class_id, face_score=face_scores, face_probability=face_probability,
                           probabilities=probs)

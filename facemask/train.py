@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from facemask import config
+from facemask.classifier import split_outputs
 from facemask.crops import crop_faces
 from facemask.dataset import load_voc_dir
 from facemask.detectors import YuNetDetector
@@ -33,7 +34,8 @@ LEARNING_RATE = 1e-4
 TRAIN_PHOTOS = "train+val"  # the dev splits whose faces are trained on; holdout never is
 CUT_LAYER = "block_3_expand"  # layers before it are frozen and cached; from it on are trained
 CLOSEUP_VARIANTS = 2  # augmented copies per close-up photo
-NOT_A_FACE = -1  # label of a detector box on no annotated face: trained towards "no class more than another"
+NOT_A_FACE = -1  # label of a detector box on no annotated face: trained towards the not-a-face output
+OUTPUTS = (*config.CLASS_NAMES, config.NOT_A_FACE_OUTPUT)  # the classifier's outputs, in order
 REAL_VARIANTS = {0: 2, 1: 5, 2: 20, NOT_A_FACE: 2}  # copies per real box, by class (rare classes get more)
 FACE_BOX_MIN_SCORE = 0.5  # detector boxes on an annotated face are trained on from this score (its default)
 NOT_A_FACE_MIN_SCORE = 0.3  # detector boxes this sure of a face, yet on none, teach the classifier junk
@@ -364,7 +366,7 @@ def split_backbone(base):
         tensors[id(layer.output)] = out
     x = keras.layers.GlobalAveragePooling2D(name="pool")(out)
     x = keras.layers.Dropout(0.3, name="dropout")(x)
-    probs = keras.layers.Dense(len(config.CLASS_NAMES), activation="softmax", name="mask_class")(x)
+    probs = keras.layers.Dense(len(OUTPUTS), activation="softmax", name="mask_class")(x)
     upper = keras.Model(upper_in, probs, name="upper")
     return lower, upper
 
@@ -473,16 +475,16 @@ def label_counts(labels: np.ndarray) -> dict[str, int]:
 
 
 def training_targets(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[int, float]]:
-    """One-hot targets (uniform for NOT_A_FACE) and per-sample weights that give each class the
-    same total weight (capped at 5x); NOT_A_FACE samples weigh 1."""
+    """One-hot targets over OUTPUTS (NOT_A_FACE on the last one) and per-sample weights that give
+    each mask class the same total weight (capped at 5x); NOT_A_FACE samples weigh 1."""
     n_classes = len(config.CLASS_NAMES)
     labelled = labels[labels != NOT_A_FACE]
     freq = np.bincount(labelled, minlength=n_classes) / len(labelled)
     class_weight = {c: float(min(1.0 / (n_classes * freq[c]), 5.0)) for c in range(n_classes)}
-    targets = np.full((len(labels), n_classes), 1.0 / n_classes, np.float32)
+    output = np.where(labels == NOT_A_FACE, len(OUTPUTS) - 1, labels)
+    targets = np.eye(len(OUTPUTS), dtype=np.float32)[output]
     weights = np.ones(len(labels), np.float32)
     for c in range(n_classes):
-        targets[labels == c] = np.eye(n_classes, dtype=np.float32)[c]
         weights[labels == c] = class_weight[c]
     return targets, weights, class_weight
 
@@ -527,7 +529,7 @@ def fit_and_save(data, out_dir, plots_dir, sources, epochs, size, seed, started,
 
     # 4. fit the upper blocks + head
     y_onehot, sample_weight, class_weight = training_targets(y_train)
-    one_hot = np.eye(len(config.CLASS_NAMES), dtype=np.float32)
+    one_hot = np.eye(len(OUTPUTS), dtype=np.float32)
     fit_args = dict(batch_size=BATCH_SIZE, sample_weight=sample_weight, shuffle=True, verbose=2)
     if len(f_val["real_photos"]):  # logged per epoch for the curves; nothing is chosen by it
         fit_args["validation_data"] = (f_val["real_photos"], one_hot[y_val["real_photos"]])
@@ -553,7 +555,7 @@ def fit_and_save(data, out_dir, plots_dir, sources, epochs, size, seed, started,
     for name in val_names:
         if not len(f_val[name]):
             continue
-        probs = np.asarray(upper.predict(f_val[name], verbose=0))
+        probs, _ = split_outputs(upper.predict(f_val[name], verbose=0))  # held-out crops are all faces
         results[name] = {"y_true": y_val[name].tolist(), "probs": probs.round(5).tolist()}
 
     # 6. save: one Keras model (rescaling + backbone + head), its TFLite twin, metrics, plots
@@ -564,7 +566,8 @@ def fit_and_save(data, out_dir, plots_dir, sources, epochs, size, seed, started,
     minutes = (time.time() - started) / 60
     metrics = write_training_plots(history, results, plots_dir)
     info = {
-        "classes": list(config.CLASS_NAMES), "input_size": size, "input": "RGB uint8 crop, square, padded",
+        "classes": list(config.CLASS_NAMES), "outputs": list(OUTPUTS), "input_size": size,
+        "input": "RGB uint8 crop, square, padded",
         "crop_padding": config.CROP_PADDING, "backbone": "MobileNetV2 alpha 1.0 (ImageNet)",
         "trained_from_layer": CUT_LAYER, "epochs": epochs, "seed": seed, "train_counts": counts,
         "class_weight": class_weight, "head_epochs": HEAD_EPOCHS, "label_smoothing": LABEL_SMOOTHING,
@@ -592,7 +595,7 @@ def export_model(base, upper, size: int):
     backbone = keras.applications.MobileNetV2(input_shape=(size, size, 3), include_top=False, weights=None)
     backbone.set_weights(base.get_weights())
     x = keras.layers.GlobalAveragePooling2D(name="pool")(backbone(x))
-    head = keras.layers.Dense(len(config.CLASS_NAMES), activation="softmax", name="mask_class")
+    head = keras.layers.Dense(len(OUTPUTS), activation="softmax", name="mask_class")
     outputs = head(x)
     head.set_weights(upper.get_layer("mask_class").get_weights())
     return keras.Model(inputs, outputs, name="mask_classifier")

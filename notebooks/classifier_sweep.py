@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from facemask import calibration, config
-from facemask.classifier import MaskClassifier
+from facemask.classifier import MaskClassifier, split_outputs
 from facemask.dataset import load_voc_dir
 from facemask.detectors import create_detector
 from facemask.imageio import load_image
@@ -37,8 +37,10 @@ for path in models:
     pipeline = Pipeline(detector, classifier=MaskClassifier(path), mirror_average=flip)
     preds, labels = [], []
     for ann, b, s in zip(anns, boxes, scores):
-        probs = pipeline.classify(load_image(ann.image_path), b) if len(b) else np.zeros((0, 3), np.float32)
-        face = calibration.apply(s, pipeline.classifier.face_calibration, detector.name)  # as Pipeline.detect
+        outputs = pipeline.classify(load_image(ann.image_path), b) if len(b) else np.zeros((0, 3), np.float32)
+        probs, crop_is_face = split_outputs(outputs)
+        # P(face) as Pipeline.detect makes it
+        face = calibration.apply(s, pipeline.classifier.face_calibration, detector.name) * crop_is_face
         preds.append((b, probs * face[:, None]))
         labels.append(probs.argmax(1))
     report = detection_report(gts, preds, scores, labels, config.DEFAULT_THRESHOLD)

@@ -2,7 +2,8 @@
 
 Reads DIR/out_of_fold.npz and the fold models in DIR (notebooks/cross_validate.py writes both);
 each crop variant is classified as seen and mirrored, as photo mode does, and scored alone and
-averaged with the others. Run: python notebooks/test_time_crops.py [.cache/cv]
+averaged with the others (ranked by the saved P(face), that of the crop as served).
+Run: python notebooks/test_time_crops.py [.cache/cv]
 """
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 from out_of_fold import OutOfFold, table_head
 
 from facemask import config
-from facemask.classifier import MaskClassifier
+from facemask.classifier import MaskClassifier, split_outputs
 from facemask.crops import crop_faces
 from facemask.dataset import load_voc_dir
 from facemask.imageio import load_image
@@ -46,7 +47,7 @@ for p, ann in enumerate(photos):
     for name, shift in VARIANTS.items():
         crops = crop_faces(image, moved(data["det_xyxy"][rows], *shift), model.input_size)
         both = model.predict(np.concatenate([crops, crops[:, :, ::-1]]))
-        probs[name][rows] = (both[:len(rows)] + both[len(rows):]) / 2
+        probs[name][rows] = split_outputs((both[:len(rows)] + both[len(rows):]) / 2)[0]
 
 print(table_head("crop"))
 for name in VARIANTS:

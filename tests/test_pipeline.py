@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from facemask import CLASS_NAMES, Detections, FacemaskError, Pipeline, annotate, config, load_image
+from facemask.classifier import split_outputs
 from facemask.crops import crop_faces
 from facemask.dataset import read_voc, split_of
 from facemask.metrics import iou_matrix
@@ -99,7 +100,7 @@ def test_photo_mode_averages_each_face_with_its_mirror_image(pipeline):
     dets = pipeline.detect(image)
     crops = crop_faces(image, dets.xyxy, pipeline.classifier.input_size)
     seen, mirrored = pipeline.classifier.predict(crops), pipeline.classifier.predict(crops[:, :, ::-1].copy())
-    assert np.allclose(dets.probabilities, (seen + mirrored) / 2, atol=1e-5)
+    assert np.allclose(dets.probabilities, split_outputs((seen + mirrored) / 2)[0], atol=1e-5)
     assert not np.allclose(seen, mirrored, atol=1e-3)  # the mirror image is a second opinion, not a copy
 
 
@@ -114,6 +115,11 @@ def test_detections_are_one_type_with_filtering_and_records(pipeline):
     assert sum(strong.counts().values()) == len(strong)
 
 
+def crop_is_face(pipeline, image, dets):
+    """The classifier's P(face) of each box, as photo mode makes it (crop and mirror image averaged)."""
+    return split_outputs(pipeline.classify(image, dets.xyxy))[1]
+
+
 def test_faces_are_ranked_by_the_face_score_calibration_shipped_with_the_model(pipeline):
     from facemask import calibration
 
@@ -121,14 +127,35 @@ def test_faces_are_ranked_by_the_face_score_calibration_shipped_with_the_model(p
     assert fitted["detector"] == pipeline.detector_name == config.DEFAULT_DETECTOR
     image, _ = dev_photo(KNOWN[0])
     dets = pipeline.detect(image, threshold=config.CANDIDATE_THRESHOLD)
-    assert np.allclose(dets.face_probability, calibration.apply(dets.face_score, fitted, "yunet"), atol=1e-6)
-    assert not np.allclose(dets.face_probability, dets.face_score, atol=0.02)
+    detector_says = calibration.apply(dets.face_score, fitted, "yunet")
+    assert not np.allclose(detector_says, dets.face_score, atol=0.02)
+    assert np.allclose(dets.face_probability, detector_says * crop_is_face(pipeline, image, dets), atol=1e-5)
     assert np.allclose(dets.class_scores, dets.probabilities * dets.face_probability[:, None])
     strong = dets[dets.face_score >= 0.5]
     assert np.array_equal(strong.face_probability, dets.face_probability[dets.face_score >= 0.5])
-    # the calibration belongs to the detector it was fitted for: other detectors rank by their own score
-    haar = Pipeline(detector="haar", classifier=pipeline.classifier).detect(image, threshold=0.05)
-    assert len(haar) and np.array_equal(haar.face_probability, haar.face_score)
+    # the calibration belongs to the detector it was fitted for: other detectors' scores go in as they are
+    # (a photo of two large frontal faces, one Haar finds: see test_every_detector_finds_a_large_face)
+    image, _ = dev_photo("maksssksksss182")
+    haar_pipeline = Pipeline(detector="haar", classifier=pipeline.classifier)
+    haar = haar_pipeline.detect(image, threshold=0.05)
+    assert len(haar)
+    assert np.allclose(haar.face_probability, haar.face_score * crop_is_face(haar_pipeline, image, haar), atol=1e-5)
+
+
+def test_the_classifier_tells_the_detectors_false_alarms_from_faces(pipeline):
+    """The shipped model's not-a-face output: on holdout photos (never trained on), boxes on no
+    annotated face get a far lower P(face) from the classifier than boxes on annotated faces."""
+    assert pipeline.classifier.outputs == (*CLASS_NAMES, config.NOT_A_FACE_OUTPUT)
+    on_faces, off_faces = [], []
+    for stem in KNOWN:
+        image, ann = dev_photo(stem)
+        dets = pipeline.detect(image, threshold=0.3)
+        best = iou_matrix(dets.xyxy, ann.xyxy).max(axis=1)
+        says = crop_is_face(pipeline, image, dets)
+        on_faces += says[best >= 0.5].tolist()
+        off_faces += says[best < 0.3].tolist()
+    assert len(on_faces) >= 25 and len(off_faces) >= 5
+    assert np.median(on_faces) > 0.8 and np.median(off_faces) < np.median(on_faces) - 0.3
 
 
 def test_annotate_draws_class_coloured_boxes_without_touching_the_input(pipeline):
@@ -219,3 +246,13 @@ def test_cli_evaluate_reports_ap_table_and_json(tmp_path):
     assert report["images"] == 6
     assert 0.3 <= report["ap"]["all"]["with_mask"] <= 1.0
     assert "mean(with,without)" in result.stdout
+
+
+def test_classifier_outputs_split_into_class_probabilities_and_the_chance_of_a_face():
+    with_not_a_face = np.array([[0.6, 0.1, 0.1, 0.2], [0.0, 0.0, 0.0, 1.0]], np.float32)
+    probs, is_face = split_outputs(with_not_a_face)
+    assert np.allclose(probs[0], [0.75, 0.125, 0.125]) and np.allclose(is_face, [0.8, 0.0])
+    assert np.allclose(probs[1], 1 / 3)  # a crop that is surely no face still gets a class distribution
+    older = np.array([[0.2, 0.3, 0.5]], np.float32)  # models trained before the not-a-face output
+    probs, is_face = split_outputs(older)
+    assert np.array_equal(probs, older) and np.array_equal(is_face, [1.0])

@@ -179,14 +179,15 @@ def test_face_score_calibration_matches_how_often_boxes_land_on_faces(train_phot
     assert np.array_equal(calibration.apply(scores, fitted, "ssd"), scores), "another detector's scores stay"
 
 
-def test_training_targets_weigh_the_classes_alike_and_leave_junk_uniform():
+def test_training_targets_weigh_the_classes_alike_and_send_junk_to_the_not_a_face_output():
     from facemask.train import NOT_A_FACE, training_targets
 
     labels = np.array([0] * 60 + [1] * 30 + [2] * 10 + [NOT_A_FACE] * 5)
     targets, weights, class_weight = training_targets(labels)
     totals = [weights[labels == c].sum() for c in range(3)]
     assert np.allclose(totals, totals[0])
-    assert np.allclose(targets[labels == NOT_A_FACE], 1 / 3) and np.all(weights[labels == NOT_A_FACE] == 1)
+    assert targets.shape == (len(labels), 4) and np.allclose(targets.sum(axis=1), 1)
+    assert np.all(targets[labels == NOT_A_FACE].argmax(axis=1) == 3) and np.all(weights[labels == NOT_A_FACE] == 1)
     assert np.array_equal(targets[labels != NOT_A_FACE].argmax(axis=1), labels[labels != NOT_A_FACE])
     assert class_weight[2] > class_weight[1] > class_weight[0]
 
