@@ -19,8 +19,9 @@ class Detections:
     confidence: (N,) probability of the predicted mask class.
     class_id: (N,) index into CLASS_NAMES.
     face_score: (N,) score of the face detector.
-    face_probability: (N,) chance that the box is on a face, the detector's score calibrated on the
-        training photos (equal to face_score where no calibration applies). A face's score for
+    face_probability: (N,) chance that the box is on a face: the detector's score calibrated on the
+        training photos (as it is where no calibration applies) times the classifier's chance that
+        the crop shows a face (1 - its not_a_face output; 1 for older models). A face's score for
         class c, which ranks faces across photos in `facemask evaluate`, is
         face_probability * probabilities[:, c].
     probabilities: (N, C) classifier output for every class.
