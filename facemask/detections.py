@@ -85,13 +85,21 @@ class Detections:
         return self.probabilities * self.face_probability[:, None]
 
     def to_records(self) -> list[dict[str, Any]]:
-        """One dict per face: the `faces` entries of `facemask detect --json`."""
+        """One dict per face: the `faces` entries of `facemask detect --json`.
+
+        score is the probability of the label; face_score the detector's raw score; face_probability
+        the chance that the box is on a face at all (what the display threshold applies to);
+        probabilities the classifier's output for every class.
+        """
         return [
             {
                 "box": [int(round(float(v))) for v in box],
                 "label": CLASS_NAMES[int(cid)],
                 "score": round(float(conf), 4),
                 "face_score": round(float(fs), 4),
+                "face_probability": round(float(fp), 4),
+                "probabilities": {name: round(float(p), 4) for name, p in zip(CLASS_NAMES, probs)},
             }
-            for box, cid, conf, fs in zip(self.xyxy, self.class_id, self.confidence, self.face_score)
+            for box, cid, conf, fs, fp, probs in zip(self.xyxy, self.class_id, self.confidence, self.face_score,
+                                                     self.face_probability, self.probabilities)
         ]

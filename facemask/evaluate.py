@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-from facemask import config
 from facemask.annotate import annotate
 from facemask.config import CLASS_NAMES
 from facemask.dataset import load_voc_dir
@@ -18,11 +17,12 @@ from facemask.pipeline import Pipeline
 
 
 def run_pipeline(pipeline: Pipeline, annotations, progress=None):
-    """Detections for every photo, with every candidate face kept (AP needs the low scores too)."""
+    """Detections for every photo, with every candidate face the detector gives kept (threshold 0:
+    AP needs the low scores too)."""
     results = []
     for k, ann in enumerate(annotations):
         image = load_image(ann.image_path)
-        results.append((image, pipeline.detect(image, threshold=config.CANDIDATE_THRESHOLD)))
+        results.append((image, pipeline.detect(image, threshold=0.0)))
         if progress:
             progress(k + 1, len(annotations))
     return results
@@ -38,7 +38,7 @@ def evaluate(pipeline: Pipeline, images_dir: Path, annotations_dir: Path, split:
     gts = [(a.xyxy, a.class_id) for a in annotations]
     # ranking score of a face for class c: P(face), the calibrated detector score, x P(c) (Detections.class_scores)
     preds = [(d.xyxy, d.class_scores) for _, d in results]
-    report = detection_report(gts, preds, [d.face_score for _, d in results],
+    report = detection_report(gts, preds, [d.face_probability for _, d in results],
                               [d.class_id for _, d in results], pipeline.threshold)
     report.update({
         "detector": pipeline.detector_name, "classifier": pipeline.classifier.path.name,
@@ -68,7 +68,7 @@ def write_examples(annotations, results, threshold: float, plots_dir: Path, coun
 
     scored = []
     for ann, (image, dets) in zip(annotations, results):
-        dets = dets[dets.face_score >= threshold]
+        dets = dets[dets.face_probability >= threshold]
         ious = iou_matrix(dets.xyxy, ann.xyxy)
         correct = 0
         for i in range(len(dets)):

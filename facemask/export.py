@@ -9,7 +9,8 @@ import re
 from facemask.config import CLASS_NAMES
 from facemask.detections import Detections
 
-CSV_FIELDS = ["image", "face", "label", "score", "face_score", "x1", "y1", "x2", "y2"]
+CSV_FIELDS = ["image", "face", "label", "score", "face_score", "face_probability", "x1", "y1", "x2", "y2",
+              *(f"p_{name}" for name in CLASS_NAMES)]
 
 
 def image_record(name: str, width: int, height: int, detections: Detections) -> dict:
@@ -25,8 +26,11 @@ def records_to_csv(records: list[dict]) -> str:
     for rec in records:
         for k, face in enumerate(rec["faces"], start=1):
             x1, y1, x2, y2 = face["box"]
-            writer.writerow({"image": rec["image"], "face": k, "label": face["label"], "score": face["score"],
-                             "face_score": face["face_score"], "x1": x1, "y1": y1, "x2": x2, "y2": y2})
+            row = {"image": rec["image"], "face": k, "label": face["label"], "score": face["score"],
+                   "face_score": face["face_score"], "face_probability": face.get("face_probability", ""),
+                   "x1": x1, "y1": y1, "x2": x2, "y2": y2}
+            row.update({f"p_{name}": p for name, p in face.get("probabilities", {}).items()})
+            writer.writerow(row)
     return buffer.getvalue()
 
 

@@ -75,7 +75,8 @@ def detection_report(gts, preds, face_scores, labels, threshold: float, iou: flo
     """Everything `facemask evaluate` prints: AP per class and size, recall/precision, status accuracy.
 
     gts: list of (xyxy, class_id); preds: list of (xyxy, class scores (N,C) used for AP ranking);
-    face_scores/labels: per image, the detector scores and predicted class ids for the operating point.
+    face_scores/labels: per image, the scores the threshold applies to (P(face) in the pipeline) and the
+    predicted class ids, for the operating point.
     """
     report: dict = {"ap": {}, "n_gt": {}}
     for bucket, size in SIZE_BUCKETS.items():

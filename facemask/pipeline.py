@@ -53,19 +53,22 @@ class Pipeline:
             return (both[:len(crops)] + both[len(crops):]) / 2
 
     def detect(self, image_bgr: np.ndarray, threshold: float | None = None) -> Detections:
-        """Faces with a detector score >= threshold, each with its mask class and confidence."""
+        """Faces whose P(face) (`Detections.face_probability`) is >= threshold, each with its mask
+        class and confidence."""
         threshold = self.threshold if threshold is None else threshold
         with self._lock:
             boxes, face_scores = self.detector.detect(image_bgr)
-            keep = face_scores >= threshold
-            boxes, face_scores = boxes[keep], face_scores[keep]
+            # P(face) = the detector's calibrated score x the classifier's view of the crop (<= 1), so
+            # a box whose calibrated score is under the threshold is dropped before it is classified
+            detector_says = calibration.apply(face_scores, self.classifier.face_calibration, self.detector_name)
+            keep = detector_says >= threshold
+            boxes, face_scores, detector_says = boxes[keep], face_scores[keep], detector_says[keep]
             if len(boxes) == 0:
                 return Detections.empty()
             probs, crop_is_face = split_outputs(self.classify(image_bgr, boxes))
+        face_probability = detector_says * crop_is_face
+        shown = face_probability >= threshold
         class_id = probs.argmax(axis=1)
-        # P(face): the detector's calibrated score, times the classifier's own view of the crop
-        face_probability = calibration.apply(face_scores, self.classifier.face_calibration,
-                                             self.detector_name) * crop_is_face
         return Detections(xyxy=boxes, confidence=probs[np.arange(len(probs)), class_id],
                           class_id=class_id, face_score=face_scores, face_probability=face_probability,
-                          probabilities=probs)
+                          probabilities=probs)[shown]

@@ -35,7 +35,7 @@ else:
 gts = [(a.xyxy, a.class_id) for a in anns]
 for path in models:
     pipeline = Pipeline(detector, classifier=MaskClassifier(path), mirror_average=flip)
-    preds, labels = [], []
+    preds, labels, faces = [], [], []
     for ann, b, s in zip(anns, boxes, scores):
         outputs = pipeline.classify(load_image(ann.image_path), b) if len(b) else np.zeros((0, 3), np.float32)
         probs, crop_is_face = split_outputs(outputs)
@@ -43,7 +43,8 @@ for path in models:
         face = calibration.apply(s, pipeline.classifier.face_calibration, detector.name) * crop_is_face
         preds.append((b, probs * face[:, None]))
         labels.append(probs.argmax(1))
-    report = detection_report(gts, preds, scores, labels, config.DEFAULT_THRESHOLD)
+        faces.append(face)
+    report = detection_report(gts, preds, faces, labels, config.DEFAULT_THRESHOLD)
     ap, op = report["ap"], report["operating_point"]
     mean = {bucket: ap[bucket]["mean(with,without)"] for bucket in ap}
     print(f"{path}{' +flip' if flip else ''}: mean AP {mean['all']:.3f} "

@@ -71,7 +71,7 @@ np.savez(args.out / "out_of_fold.npz",
          det_xyxy=np.concatenate([p[0] for p in preds]), det_face_score=np.concatenate(face_scores),
          det_face_probability=np.concatenate(face_probabilities),
          det_probs=np.concatenate(probabilities), photo_fold=np.array(fold_of))
-report = detection_report(gts, preds, face_scores, labels, config.DEFAULT_THRESHOLD)
+report = detection_report(gts, preds, face_probabilities, labels, config.DEFAULT_THRESHOLD)
 report.update({"detector": detector.name, "classifier": f"{k} fold models ({args.out})",
                "backend": config.CLASSIFIER_BACKEND, "images": photos,
                "split": f"{TRAIN_PHOTOS}, {k}-fold cross-validation",
@@ -85,7 +85,8 @@ print(format_report(report))
 parts = {f"fold {i}": [j for j, f in enumerate(fold_of) if f == i] for i in range(k)}
 parts.update({split: [j for j, s in enumerate(split_of_photo) if s == split] for split in TRAIN_PHOTOS.split("+")})
 for name, sel in parts.items():
-    r = detection_report(*([x[j] for j in sel] for x in (gts, preds, face_scores, labels)), config.DEFAULT_THRESHOLD)
+    r = detection_report(*([x[j] for j in sel] for x in (gts, preds, face_probabilities, labels)),
+                         config.DEFAULT_THRESHOLD)
     print(f"{name} ({len(sel)} photos): mean AP {r['ap']['all']['mean(with,without)']:.3f}, large "
           f"{r['ap']['large (>=32 px)']['mean(with,without)']:.3f}, incorrect "
           f"{r['ap']['all']['mask_worn_incorrectly'] or 0:.3f} ({r['n_gt']['all']['mask_worn_incorrectly']} faces), "

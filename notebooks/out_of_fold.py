@@ -32,8 +32,9 @@ class OutOfFold:
                face_probability: np.ndarray | None = None) -> dict:
         """The pooled report with these class probabilities, one row per saved box, over all photos
         or the photo indices `photos`; `boxes` replaces the saved boxes (same rows), and
-        `face_probability` the saved P(face) that ranks them with the class probabilities (files
-        saved before the face-score calibration rank by the detector score)."""
+        `face_probability` the saved P(face) that ranks them with the class probabilities and that
+        the operating threshold applies to (files saved before the face-score calibration use the
+        detector score for both)."""
         boxes = self.data["det_xyxy"] if boxes is None else boxes
         face_scores = self.data["det_face_score"]
         if face_probability is None:
@@ -41,7 +42,7 @@ class OutOfFold:
         photos = range(self.photos) if photos is None else photos
         rows = [self.in_photo[p] for p in photos]
         preds = [(boxes[s], probs[s] * face_probability[s][:, None]) for s in rows]
-        return detection_report([self.gts[p] for p in photos], preds, [face_scores[s] for s in rows],
+        return detection_report([self.gts[p] for p in photos], preds, [face_probability[s] for s in rows],
                                 [probs[s].argmax(axis=1) for s in rows], config.DEFAULT_THRESHOLD)
 
     def table_row(self, name: str, probs: np.ndarray, boxes: np.ndarray | None = None,

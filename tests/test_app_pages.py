@@ -143,16 +143,16 @@ def test_upload_shows_faces_for_a_good_photo_and_names_a_broken_one():
 
 def test_sidebar_settings_follow_the_user_to_other_pages():
     at = run_page()
-    at.sidebar.slider(key="threshold").set_value(0.3).run()
+    at.sidebar.slider(key="threshold").set_value(0.55).run()
     at.sidebar.checkbox(key="blur").check().run()
     at.sidebar.selectbox(key="detector").set_value("haar").run()
     at.switch_page("pages/3_Model_metrics.py").run()
     assert not at.exception
-    assert at.sidebar.slider(key="threshold").value == pytest.approx(0.3)
+    assert at.sidebar.slider(key="threshold").value == pytest.approx(0.55)
     assert at.sidebar.checkbox(key="blur").value is True
     assert at.sidebar.selectbox(key="detector").value == "haar"
     at.switch_page("app.py").run()
-    assert at.sidebar.slider(key="threshold").value == pytest.approx(0.3)
+    assert at.sidebar.slider(key="threshold").value == pytest.approx(0.55)
 
 
 def small_video(path, frames: int = 6) -> bytes:

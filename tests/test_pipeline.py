@@ -106,12 +106,15 @@ def test_photo_mode_averages_each_face_with_its_mirror_image(pipeline):
 
 def test_detections_are_one_type_with_filtering_and_records(pipeline):
     image, _ = dev_photo(KNOWN[0])
-    dets = pipeline.detect(image, threshold=0.05)
+    dets = pipeline.detect(image, threshold=0.0)
     strong = dets[dets.face_score >= 0.5]
     assert isinstance(strong, Detections) and len(strong) <= len(dets)
     assert np.allclose(dets.probabilities.sum(axis=1), 1, atol=1e-3)
     record = strong.to_records()[0]
-    assert set(record) == {"box", "label", "score", "face_score"} and record["label"] in CLASS_NAMES
+    assert set(record) == {"box", "label", "score", "face_score", "face_probability", "probabilities"}
+    assert record["label"] in CLASS_NAMES and list(record["probabilities"]) == list(CLASS_NAMES)
+    assert record["score"] == max(record["probabilities"].values())
+    assert 0 <= record["face_probability"] <= 1
     assert sum(strong.counts().values()) == len(strong)
 
 
@@ -126,7 +129,7 @@ def test_faces_are_ranked_by_the_face_score_calibration_shipped_with_the_model(p
     fitted = json.loads(config.MODEL_INFO.read_text())["face_calibration"]  # written by `facemask train`
     assert fitted["detector"] == pipeline.detector_name == config.DEFAULT_DETECTOR
     image, _ = dev_photo(KNOWN[0])
-    dets = pipeline.detect(image, threshold=config.CANDIDATE_THRESHOLD)
+    dets = pipeline.detect(image, threshold=0.0)
     detector_says = calibration.apply(dets.face_score, fitted, "yunet")
     assert not np.allclose(detector_says, dets.face_score, atol=0.02)
     assert np.allclose(dets.face_probability, detector_says * crop_is_face(pipeline, image, dets), atol=1e-5)
@@ -137,7 +140,7 @@ def test_faces_are_ranked_by_the_face_score_calibration_shipped_with_the_model(p
     # (a photo of two large frontal faces, one Haar finds: see test_every_detector_finds_a_large_face)
     image, _ = dev_photo("maksssksksss182")
     haar_pipeline = Pipeline(detector="haar", classifier=pipeline.classifier)
-    haar = haar_pipeline.detect(image, threshold=0.05)
+    haar = haar_pipeline.detect(image, threshold=0.0)
     assert len(haar)
     assert np.allclose(haar.face_probability, haar.face_score * crop_is_face(haar_pipeline, image, haar), atol=1e-5)
 
@@ -149,7 +152,8 @@ def test_the_classifier_tells_the_detectors_false_alarms_from_faces(pipeline):
     on_faces, off_faces = [], []
     for stem in KNOWN:
         image, ann = dev_photo(stem)
-        dets = pipeline.detect(image, threshold=0.3)
+        dets = pipeline.detect(image, threshold=0.0)
+        dets = dets[dets.face_score >= 0.3]
         best = iou_matrix(dets.xyxy, ann.xyxy).max(axis=1)
         says = crop_is_face(pipeline, image, dets)
         on_faces += says[best >= 0.5].tolist()
@@ -227,7 +231,8 @@ def test_cli_detect_writes_json_and_annotated_pictures(tmp_path):
     records = json.loads((tmp_path / "r.json").read_text())
     assert records[0]["image"] == str(image_path)
     assert (records[0]["width"], records[0]["height"]) == load_image(image_path).shape[1::-1]
-    assert records[0]["faces"] and set(records[0]["faces"][0]) == {"box", "label", "score", "face_score"}
+    assert records[0]["faces"] and set(records[0]["faces"][0]) == {
+        "box", "label", "score", "face_score", "face_probability", "probabilities"}
     assert len(list((tmp_path / "out").glob("*.jpg"))) == 1
     assert "faces" in result.stdout
 
@@ -256,3 +261,45 @@ def test_classifier_outputs_split_into_class_probabilities_and_the_chance_of_a_f
     older = np.array([[0.2, 0.3, 0.5]], np.float32)  # models trained before the not-a-face output
     probs, is_face = split_outputs(older)
     assert np.array_equal(probs, older) and np.array_equal(is_face, [1.0])
+
+
+def test_the_faces_csv_has_one_row_per_face_with_every_class_probability(pipeline):
+    import csv
+    import io
+
+    from facemask.export import CSV_FIELDS, image_record, records_to_csv
+
+    image, _ = dev_photo(KNOWN[0])
+    dets = pipeline.detect(image)
+    assert len(dets) >= 2
+    rows = list(csv.DictReader(io.StringIO(records_to_csv([image_record("a.jpg", 10, 10, dets)]))))
+    assert list(rows[0]) == CSV_FIELDS and len(rows) == len(dets)
+    for row, label, probs in zip(rows, dets.labels, dets.probabilities):
+        assert row["label"] == label
+        assert np.allclose([float(row[f"p_{name}"]) for name in CLASS_NAMES], probs, atol=1e-4)
+        assert 0 <= float(row["face_probability"]) <= 1
+
+
+def test_the_threshold_applies_to_the_chance_of_a_face_not_the_detector_score(pipeline):
+    """What the app shows: every candidate box whose P(face) reaches the threshold, and no other
+    (a box is dropped before classification only when its calibrated score alone is too low)."""
+    assert pipeline.threshold == config.DEFAULT_THRESHOLD
+    for stem in KNOWN:
+        image, _ = dev_photo(stem)
+        every = pipeline.detect(image, threshold=0.0)
+        assert len(every) == len(pipeline.detector.detect(image)[0])  # threshold 0: every candidate
+        shown = pipeline.detect(image)
+        expected = every[every.face_probability >= config.DEFAULT_THRESHOLD]
+        assert len(shown) and np.array_equal(shown.xyxy, expected.xyxy)
+        assert np.allclose(shown.probabilities, expected.probabilities, atol=1e-5)
+    # two holdout crowds where the rule before (detector score >= 0.7) shows other boxes: P(face)
+    # shows at least as many annotated faces and no more boxes on none
+    for stem in ("maksssksksss424", "maksssksksss564"):
+        image, ann = dev_photo(stem)
+        every = pipeline.detect(image, threshold=0.0)
+        rules = {"P(face)": every[every.face_probability >= config.DEFAULT_THRESHOLD],
+                 "detector score": every[every.face_score >= 0.7]}
+        on_face = {rule: iou_matrix(d.xyxy, ann.xyxy).max(axis=1) >= 0.5 for rule, d in rules.items()}
+        assert len(rules["P(face)"]) != len(rules["detector score"])
+        assert on_face["P(face)"].sum() >= on_face["detector score"].sum()
+        assert (~on_face["P(face)"]).sum() <= (~on_face["detector score"]).sum()
