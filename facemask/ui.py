@@ -103,8 +103,9 @@ def sidebar() -> Settings:
                      help="Finds the faces; the mask classifier then labels each one.")
         st.slider("Face confidence threshold", 0.05, 0.95, step=0.05, key="threshold", on_change=_keep,
                   args=("threshold",),
-                  help="Faces the detector is less sure of are not shown. Lower it to find more "
-                       "small or turned faces, raise it to drop false alarms.")
+                  help="Boxes less likely than this to be on a face (the detector's score, "
+                       "calibrated, and the classifier's own view of the crop) are not shown. Lower "
+                       "it to find more small or turned faces, raise it to drop false alarms.")
         st.checkbox("Blur faces (privacy)", key="blur", on_change=_keep, args=("blur",),
                     help="Pixelate every face in the annotated pictures and video.")
         st.caption("Settings apply to every page, including a running webcam stream.")

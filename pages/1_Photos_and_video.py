@@ -82,7 +82,11 @@ with photos_tab:
                 st.dataframe(ui.faces_table(record), hide_index=True,
                              column_config={"Confidence": st.column_config.ProgressColumn(
                                  "Confidence", format="%.2f", min_value=0.0, max_value=1.0),
-                                 "Face score": st.column_config.NumberColumn(format="%.2f")})
+                                 "Face score": st.column_config.NumberColumn(
+                                     format="%.2f", help="The face detector's own score"),
+                                 "P(face)": st.column_config.NumberColumn(
+                                     format="%.2f", help="Chance that the box is on a face: what the "
+                                     "threshold in the sidebar applies to")})
             else:
                 st.info("No face found. Try lowering the confidence threshold in the sidebar.")
 
