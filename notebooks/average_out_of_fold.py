@@ -1,7 +1,9 @@
 """What averaging several recipes' models would give: pool their saved out-of-fold probabilities.
 
-Every out_of_fold.npz given must come from the same folds and detector (same boxes); each photo's
-probabilities are averaged over the files and scored like notebooks/cross_validate.py does.
+Every out_of_fold.npz given must come from the same folds and detector (same boxes); each box's
+class probabilities and P(face) are averaged over the files (the face-score calibration depends
+only on the folds, so the average P(face) is that of the averaged not_a_face output) and scored
+like notebooks/cross_validate.py does; each file alone is scored with its own P(face).
 Run: python notebooks/average_out_of_fold.py A/out_of_fold.npz B/out_of_fold.npz [...]
 """
 import sys
@@ -17,5 +19,6 @@ for other in runs[1:]:
 
 print(table_head("models"))
 for path, run in zip(sys.argv[1:], runs):
-    print(first.table_row(path, run.data["det_probs"]))
-print(first.table_row("average", np.mean([run.data["det_probs"] for run in runs], axis=0)))
+    print(first.table_row(path, run.data["det_probs"], face_probability=run.data["det_face_probability"]))
+print(first.table_row("average", np.mean([run.data["det_probs"] for run in runs], axis=0),
+                      face_probability=np.mean([run.data["det_face_probability"] for run in runs], axis=0)))
