@@ -19,6 +19,7 @@ import numpy as np
 
 from facemask import config
 from facemask.dataset import load_voc_dir
+from facemask.errors import FacemaskError
 from facemask.imageio import load_image
 
 FRAME_SIZE = (640, 480)
@@ -39,11 +40,14 @@ def benchmark_frames() -> dict[str, np.ndarray]:
     """640x480 frames with 0, 1, 4 and 8+ faces, from real pictures."""
     closeups = sorted((config.CLASSIFICATION_DIR / "without_mask").glob("*"))[:40:10]
     closeups += sorted((config.CLASSIFICATION_DIR / "with_mask").glob("*"))[:40:10]
+    annotations = load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS)
+    if len(closeups) < 8 or not any(len(a.xyxy) >= 8 for a in annotations):
+        raise FacemaskError(f"the benchmark makes its frames from the pictures in {config.SHARED / 'data'}, "
+                            "which are missing there (set FACEMASK_SHARED to the folder that holds data/).")
     faces = [load_image(p) for p in closeups]
     one = letterbox(faces[0])
     four = np.concatenate([np.concatenate([letterbox(f, (320, 240)) for f in faces[i:i + 2]], 1)
                            for i in (0, 4)], 0)
-    annotations = load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS)
     crowd = max((a for a in annotations if len(a.xyxy) >= 8),
                 key=lambda a: float(np.median(a.xyxy[:, 2] - a.xyxy[:, 0])))
     many = letterbox(load_image(crowd.image_path))

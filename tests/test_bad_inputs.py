@@ -178,3 +178,13 @@ def test_cli_batch_keeps_good_files(tmp_path):
     by_name = {os.path.basename(r["image"]): r for r in records}
     assert "broken.jpg" not in by_name
     assert len(by_name["good.jpg"]["faces"]) >= 2
+
+
+def test_cli_benchmark_without_its_pictures_says_where_it_looked(tmp_path):
+    (tmp_path / "data" / "mask_detection_dev" / "annotations").mkdir(parents=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "facemask.cli", "benchmark"], capture_output=True, text=True, cwd=ROOT,
+        timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "FACEMASK_SHARED": str(tmp_path)},
+    )
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert str(tmp_path / "data") in result.stderr and "FACEMASK_SHARED" in result.stderr
