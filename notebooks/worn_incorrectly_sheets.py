@@ -3,7 +3,8 @@
 Writes two pictures into OUT (default .cache/sheets):
 - faces_worn_incorrectly.png: every annotated face worn incorrectly, as its best detector box
   (IoU >= 0.5) crops it, ordered by its worn-incorrectly score (P(face) x P(worn incorrectly));
-  under each: the three class probabilities, P(face), the photo and the face's width. Faces no box
+  under each: the probabilities of with / without / worn incorrectly, P(face), the photo and the
+  face's width. Faces no box
   finds are marked MISSED.
 - ranked_above_as_worn_incorrectly.png: the boxes that are not on a face worn incorrectly with the
   highest worn-incorrectly scores, with what they are (with / without = the annotated class of the
@@ -72,7 +73,7 @@ for g in np.where(data["gt_class"] == WORN_INCORRECTLY)[0]:
         continue
     j = rows[ious.argmax()]
     w, wo, wi = data["det_probs"][j]
-    lines = [f"{w:.2f} {wo:.2f} {wi:.2f} face {data['det_face_probability'][j]:.2f}",
+    lines = [f"{w:.2f} {wo:.2f} {wi:.2f}", f"face {data['det_face_probability'][j]:.2f}",
              f"{name[-6:]} {int(box[2] - box[0])} px"]
     faces.append((score[j], tile(p, data["det_xyxy"][j], lines)))
 faces.sort(key=lambda f: -f[0])
