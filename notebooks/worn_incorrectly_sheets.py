@@ -69,7 +69,7 @@ for g in np.where(data["gt_class"] == WORN_INCORRECTLY)[0]:
     ious = iou_matrix(box[None], data["det_xyxy"][rows])[0] if len(rows) else np.zeros(0)
     name = photos[p].image_path.stem
     if not len(ious) or ious.max() < 0.5:
-        faces.append((-1.0, tile(p, box, ["MISSED", name], color=(0, 0, 255))))
+        faces.append((-1.0, tile(p, box, ["MISSED", "", name], color=(0, 0, 255))))
         continue
     j = rows[ious.argmax()]
     w, wo, wi = data["det_probs"][j]
