@@ -27,9 +27,9 @@ def records_to_csv(records: list[dict]) -> str:
         for k, face in enumerate(rec["faces"], start=1):
             x1, y1, x2, y2 = face["box"]
             row = {"image": rec["image"], "face": k, "label": face["label"], "score": face["score"],
-                   "face_score": face["face_score"], "face_probability": face.get("face_probability", ""),
+                   "face_score": face["face_score"], "face_probability": face["face_probability"],
                    "x1": x1, "y1": y1, "x2": x2, "y2": y2}
-            row.update({f"p_{name}": p for name, p in face.get("probabilities", {}).items()})
+            row.update({f"p_{name}": p for name, p in face["probabilities"].items()})
             writer.writerow(row)
     return buffer.getvalue()
 

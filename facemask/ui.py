@@ -173,7 +173,7 @@ def faces_table(record: dict) -> list[dict]:
     """Rows for the faces table of one picture."""
     return [{"#": k, "Label": CLASS_TITLES[face["label"]], "Confidence": face["score"],
              "Face score": face["face_score"],
-             "P(face)": face.get("face_probability"), "Box (x1, y1, x2, y2)": ", ".join(map(str, face["box"]))}
+             "P(face)": face["face_probability"], "Box (x1, y1, x2, y2)": ", ".join(map(str, face["box"]))}
             for k, face in enumerate(record["faces"], start=1)]
 
 
