@@ -37,8 +37,7 @@ for path in models:
     pipeline = Pipeline(detector, classifier=MaskClassifier(path), mirror_average=flip)
     preds, labels, faces = [], [], []
     for ann, b, s in zip(anns, boxes, scores):
-        outputs = pipeline.classify(load_image(ann.image_path), b) if len(b) else np.zeros((0, 3), np.float32)
-        probs, crop_is_face = split_outputs(outputs)
+        probs, crop_is_face = split_outputs(pipeline.classify(load_image(ann.image_path), b))  # 0 boxes: 0 rows
         # P(face) as Pipeline.detect makes it
         face = calibration.apply(s, pipeline.classifier.face_calibration, detector.name) * crop_is_face
         preds.append((b, probs * face[:, None]))
