@@ -57,6 +57,19 @@ FALLBACK_DETECTOR = "haar"
 # minimum P(face) shown (Detections.face_probability): the face-level F1 peak of the 3-fold
 # cross-validation's out-of-fold detections, under two seeds (notebooks/threshold_sweep.py)
 DEFAULT_THRESHOLD = 0.3
+# the one sentence that says what the threshold means: the README, the sidebar, the home page and --help use it
+THRESHOLD_HELP = ("Show a face when P(face), the chance that the box is a real face (0 to 1), is at least this. "
+                  "Lower finds more faces and more false alarms; 0 keeps every candidate.")
+# the fields of each face in `facemask detect --json`, the CSV and the app's tables, and what each means
+RECORD_FIELDS = {
+    "box": "x1, y1, x2, y2 in pixels of the picture",
+    "label": "with_mask | without_mask | mask_worn_incorrectly",
+    "score": "the detection's confidence, P(face) x P(label | face): sort or rank by this",
+    "face_probability": "P(face): the chance that the box is a real face; the threshold applies to it",
+    "label_probability": "P(label | face): the classifier's probability of the label",
+    "detector_score": "the face detector's raw score, before calibration",
+    "probabilities": "P(class | face) for every class",
+}
 # classifier input side in pixels (64 vs 96 measured in the README); a trained model's own size,
 # from its model_info.json, wins at serving time
 CROP_SIZE = 64

@@ -16,7 +16,7 @@ class Detections:
     """Faces found in one image, as parallel arrays (one row per face).
 
     xyxy: (N, 4) float boxes in pixel coordinates of the image given to the pipeline.
-    confidence: (N,) probability of the predicted mask class.
+    confidence: (N,) probability of the predicted mask class, given that the box is a face.
     class_id: (N,) index into CLASS_NAMES.
     face_score: (N,) score of the face detector.
     face_probability: (N,) chance that the box is on a face: the detector's score calibrated on the
@@ -84,22 +84,25 @@ class Detections:
         """(N, C) score of each face for each class: face_probability * class probability."""
         return self.probabilities * self.face_probability[:, None]
 
-    def to_records(self) -> list[dict[str, Any]]:
-        """One dict per face: the `faces` entries of `facemask detect --json`.
+    @property
+    def scores(self) -> np.ndarray:
+        """(N,) each face's detection confidence: P(face) x P(its label | face). What `score` holds in
+        every export, and what a person sorts by or an evaluator ranks by."""
+        return self.face_probability * self.confidence
 
-        score is the probability of the label; face_score the detector's raw score; face_probability
-        the chance that the box is on a face at all (what the display threshold applies to);
-        probabilities the classifier's output for every class.
-        """
+    def to_records(self) -> list[dict[str, Any]]:
+        """One dict per face: the `faces` entries of `facemask detect --json` (config.RECORD_FIELDS)."""
         return [
             {
                 "box": [int(round(float(v))) for v in box],
                 "label": CLASS_NAMES[int(cid)],
-                "score": round(float(conf), 4),
-                "face_score": round(float(fs), 4),
+                "score": round(float(score), 4),
                 "face_probability": round(float(fp), 4),
+                "label_probability": round(float(conf), 4),
+                "detector_score": round(float(fs), 4),
                 "probabilities": {name: round(float(p), 4) for name, p in zip(CLASS_NAMES, probs)},
             }
-            for box, cid, conf, fs, fp, probs in zip(self.xyxy, self.class_id, self.confidence, self.face_score,
-                                                     self.face_probability, self.probabilities)
+            for box, cid, score, fp, conf, fs, probs in zip(self.xyxy, self.class_id, self.scores,
+                                                            self.face_probability, self.confidence,
+                                                            self.face_score, self.probabilities)
         ]

@@ -9,7 +9,8 @@ import re
 from facemask.config import CLASS_NAMES
 from facemask.detections import Detections
 
-CSV_FIELDS = ["image", "face", "label", "score", "face_score", "face_probability", "x1", "y1", "x2", "y2",
+CSV_FIELDS = ["image", "face", "label", "score", "face_probability", "label_probability", "detector_score",
+              "x1", "y1", "x2", "y2",
               *(f"p_{name}" for name in CLASS_NAMES)]
 
 
@@ -26,9 +27,9 @@ def records_to_csv(records: list[dict]) -> str:
     for rec in records:
         for k, face in enumerate(rec["faces"], start=1):
             x1, y1, x2, y2 = face["box"]
-            row = {"image": rec["image"], "face": k, "label": face["label"], "score": face["score"],
-                   "face_score": face["face_score"], "face_probability": face["face_probability"],
-                   "x1": x1, "y1": y1, "x2": x2, "y2": y2}
+            row = {"image": rec["image"], "face": k, "x1": x1, "y1": y1, "x2": x2, "y2": y2}
+            row.update({key: face[key] for key in ("label", "score", "face_probability", "label_probability",
+                                                    "detector_score")})
             row.update({f"p_{name}": p for name, p in face["probabilities"].items()})
             writer.writerow(row)
     return buffer.getvalue()

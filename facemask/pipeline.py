@@ -46,29 +46,48 @@ class Pipeline:
         """The classifier's (N, K) outputs for the faces at `boxes` (xyxy), in one call
         (`split_outputs` gives the class probabilities and P(face))."""
         with self._lock:
-            crops = crop_faces(image_bgr, boxes, self.classifier.input_size)
-            if not self.mirror_average:
-                return self.classifier.predict(crops)
-            both = self.classifier.predict(np.concatenate([crops, crops[:, :, ::-1]]))
-            return (both[:len(crops)] + both[len(crops):]) / 2
+            return self._predict(crop_faces(image_bgr, boxes, self.classifier.input_size))
+
+    def _predict(self, crops: np.ndarray) -> np.ndarray:
+        """One classifier call; photos: each crop and its mirror image, their outputs averaged."""
+        if not self.mirror_average:
+            return self.classifier.predict(crops)
+        both = self.classifier.predict(np.concatenate([crops, crops[:, :, ::-1]]))
+        return (both[:len(crops)] + both[len(crops):]) / 2
 
     def detect(self, image_bgr: np.ndarray, threshold: float | None = None) -> Detections:
         """Faces whose P(face) (`Detections.face_probability`) is >= threshold, each with its mask
         class and confidence."""
+        return self.detect_many([image_bgr], threshold)[0]
+
+    def detect_many(self, images_bgr: list[np.ndarray], threshold: float | None = None) -> list[Detections]:
+        """`detect` for several frames (one per camera, say): one detector pass per frame, then the faces
+        of all of them in one batched classifier call."""
         threshold = self.threshold if threshold is None else threshold
         with self._lock:
-            boxes, face_scores = self.detector.detect(image_bgr)
-            # P(face) = the detector's calibrated score x the classifier's view of the crop (<= 1), so
-            # a box whose calibrated score is under the threshold is dropped before it is classified
-            detector_says = calibration.apply(face_scores, self.classifier.face_calibration, self.detector_name)
-            keep = detector_says >= threshold
-            boxes, face_scores, detector_says = boxes[keep], face_scores[keep], detector_says[keep]
+            found = []
+            for image in images_bgr:
+                boxes, face_scores = self.detector.detect(image)
+                # P(face) = the detector's calibrated score x the classifier's view of the crop (<= 1), so
+                # a box whose calibrated score is under the threshold is dropped before it is classified
+                detector_says = calibration.apply(face_scores, self.classifier.face_calibration, self.detector_name)
+                keep = detector_says >= threshold
+                found.append((boxes[keep], face_scores[keep], detector_says[keep]))
+            crops = [crop_faces(image, boxes, self.classifier.input_size)
+                     for image, (boxes, _, _) in zip(images_bgr, found) if len(boxes)]
+            if crops:
+                outputs = self._predict(np.concatenate(crops))
+        results, start = [], 0
+        for boxes, face_scores, detector_says in found:
             if len(boxes) == 0:
-                return Detections.empty()
-            probs, crop_is_face = split_outputs(self.classify(image_bgr, boxes))
-        face_probability = detector_says * crop_is_face
-        shown = face_probability >= threshold
-        class_id = probs.argmax(axis=1)
-        return Detections(xyxy=boxes, confidence=probs[np.arange(len(probs)), class_id],
-                          class_id=class_id, face_score=face_scores, face_probability=face_probability,
-                          probabilities=probs)[shown]
+                results.append(Detections.empty())
+                continue
+            probs, crop_is_face = split_outputs(outputs[start:start + len(boxes)])
+            start += len(boxes)
+            face_probability = detector_says * crop_is_face
+            class_id = probs.argmax(axis=1)
+            results.append(Detections(xyxy=boxes, confidence=probs[np.arange(len(probs)), class_id],
+                                      class_id=class_id, face_score=face_scores,
+                                      face_probability=face_probability,
+                                      probabilities=probs)[face_probability >= threshold])
+        return results

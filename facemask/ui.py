@@ -169,11 +169,14 @@ def png_bytes(image_bgr: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+FIELD_HELP = {key: text[0].upper() + text[1:] for key, text in config.RECORD_FIELDS.items()}
+
+
 def faces_table(record: dict) -> list[dict]:
     """Rows for the faces table of one picture."""
-    return [{"#": k, "Label": CLASS_TITLES[face["label"]], "Confidence": face["score"],
-             "Face score": face["face_score"],
-             "P(face)": face["face_probability"], "Box (x1, y1, x2, y2)": ", ".join(map(str, face["box"]))}
+    return [{"#": k, "Label": CLASS_TITLES[face["label"]], "Score": face["score"],
+             "P(face)": face["face_probability"], "P(label)": face["label_probability"],
+             "Box (x1, y1, x2, y2)": ", ".join(map(str, face["box"]))}
             for k, face in enumerate(record["faces"], start=1)]
 
 

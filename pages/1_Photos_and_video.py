@@ -80,13 +80,13 @@ with photos_tab:
                                            icon=":material/download:")
             if record["faces"]:
                 st.dataframe(ui.faces_table(record), hide_index=True,
-                             column_config={"Confidence": st.column_config.ProgressColumn(
-                                 "Confidence", format="%.2f", min_value=0.0, max_value=1.0),
-                                 "Face score": st.column_config.NumberColumn(
-                                     format="%.2f", help="The face detector's own score"),
+                             column_config={"Score": st.column_config.ProgressColumn(
+                                 "Score", format="%.2f", min_value=0.0, max_value=1.0,
+                                 help=ui.FIELD_HELP["score"]),
                                  "P(face)": st.column_config.NumberColumn(
-                                     format="%.2f", help="Chance that the box is on a face: what the "
-                                     "threshold in the sidebar applies to")})
+                                     format="%.2f", help=ui.FIELD_HELP["face_probability"]),
+                                 "P(label)": st.column_config.NumberColumn(
+                                     format="%.2f", help=ui.FIELD_HELP["label_probability"])})
             else:
                 st.info("No face found. Try lowering the confidence threshold in the sidebar.")
 

@@ -111,9 +111,11 @@ def test_detections_are_one_type_with_filtering_and_records(pipeline):
     assert isinstance(strong, Detections) and len(strong) <= len(dets)
     assert np.allclose(dets.probabilities.sum(axis=1), 1, atol=1e-3)
     record = strong.to_records()[0]
-    assert set(record) == {"box", "label", "score", "face_score", "face_probability", "probabilities"}
+    assert set(record) == set(config.RECORD_FIELDS)
     assert record["label"] in CLASS_NAMES and list(record["probabilities"]) == list(CLASS_NAMES)
-    assert record["score"] == max(record["probabilities"].values())
+    assert record["label_probability"] == max(record["probabilities"].values())
+    # the exported score ranks detections: P(face) x P(label | face), never the label's probability alone
+    assert abs(record["score"] - record["face_probability"] * record["label_probability"]) < 1e-3
     assert 0 <= record["face_probability"] <= 1
     assert sum(strong.counts().values()) == len(strong)
 
@@ -231,8 +233,7 @@ def test_cli_detect_writes_json_and_annotated_pictures(tmp_path):
     records = json.loads((tmp_path / "r.json").read_text())
     assert records[0]["image"] == str(image_path)
     assert (records[0]["width"], records[0]["height"]) == load_image(image_path).shape[1::-1]
-    assert records[0]["faces"] and set(records[0]["faces"][0]) == {
-        "box", "label", "score", "face_score", "face_probability", "probabilities"}
+    assert records[0]["faces"] and set(records[0]["faces"][0]) == set(config.RECORD_FIELDS)
     assert len(list((tmp_path / "out").glob("*.jpg"))) == 1
     assert "faces" in result.stdout
 
