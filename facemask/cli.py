@@ -115,8 +115,13 @@ def _video(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from facemask.evaluate import evaluate, format_report
+    from facemask.evaluate import evaluate, evaluate_predictions, format_report
 
+    if args.predictions:
+        report = evaluate_predictions(args.predictions, args.annotations, None if args.split in (None, "all")
+                                      else args.split, out_json=args.json, plots_dir=args.plots)
+        print(format_report(report))
+        return 0
     pipeline = _pipeline(args)
     split = args.split
     if split is None:
@@ -196,6 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("evaluate", help="score the pipeline on Pascal VOC photos", formatter_class=fmt)
     p.add_argument("--images", type=Path, default=config.DEV_IMAGES, help="folder of photos")
     p.add_argument("--annotations", type=Path, default=config.DEV_ANNOTATIONS, help="Pascal VOC XML folder")
+    p.add_argument("--predictions", type=Path, metavar="FILE",
+                   help="score this detections file (`facemask detect --threshold 0 --json FILE`, or another tool's "
+                        "in the same format) against --annotations, ranked by each face's score, instead of running "
+                        "the pipeline")
     p.add_argument("--split", choices=["train", "val", "holdout", "all"], default=None,
                    help="which dev split (default: holdout for the dev photos, all for other folders)")
     p.add_argument("--json", type=Path, help="write the report as JSON here")
