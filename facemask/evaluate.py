@@ -200,5 +200,5 @@ def format_report(report: dict) -> str:
     if "seconds_per_image" in report:
         lines.append(f"{report['seconds_per_image'] * 1000:.0f} ms per photo")
     if report.get("annotated_not_predicted"):
-        lines.append(f"{report['annotated_not_predicted']} annotated photos have no entry in the detections: not scored")
+        lines.append(f"{report['annotated_not_predicted']} annotated photos not in the detections: not scored")
     return "\n".join(lines)
