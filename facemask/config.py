@@ -13,6 +13,12 @@ CLASSIFICATION_DIR = SHARED / "data" / "mask_classification"
 DEV_DIR = SHARED / "data" / "mask_detection_dev"
 DEV_IMAGES = DEV_DIR / "images"
 DEV_ANNOTATIONS = DEV_DIR / "annotations"
+# a second collection of photos (another annotation team, larger pictures, 5x the faces worn incorrectly)
+EXTRA_DIR = SHARED / "data" / "mask_detection_extra"
+EXTRA_IMAGES = EXTRA_DIR / "images"
+EXTRA_ANNOTATIONS = EXTRA_DIR / "annotations"
+# the annotated collections, by name: (images, Pascal VOC annotations); training and evaluation use both
+SOURCES = {"dev": (DEV_IMAGES, DEV_ANNOTATIONS), "extra": (EXTRA_IMAGES, EXTRA_ANNOTATIONS)}
 
 # --- third-party weights: manifest committed, files placed in a git-ignored folder ---
 WEIGHTS_MANIFEST = ROOT / "face_detector" / "manifest.json"

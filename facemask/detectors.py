@@ -24,13 +24,18 @@ class FaceDetector:
     name = "base"
 
     def __init__(self, threshold: float = 0.5, min_side: int | tuple[int, ...] = 0,
-                 max_upscale: float = 3.0, max_side: int = 0, merge_iou: float = 0.4,
+                 max_upscale: float = 3.0, max_side: int | tuple[int, ...] = 0, merge_iou: float = 0.4,
                  box_scale: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)) -> None:
         self.threshold = threshold
-        # one pass per entry: 0 means native size, N means "upscale until the short side is N px"
+        # one pass per entry of min_side, with the max_side of the same place (or the only one):
+        # a picture whose short side is under min_side is upscaled until it reaches it (at most
+        # max_upscale times); else one whose long side is over max_side is shrunk to it (0: never)
         self.min_sides = tuple(min_side) if isinstance(min_side, (tuple, list)) else (min_side,)
+        max_sides = tuple(max_side) if isinstance(max_side, (tuple, list)) else (max_side,) * len(self.min_sides)
+        if len(max_sides) != len(self.min_sides):
+            raise ValueError("min_side and max_side need one entry per pass")
+        self.passes = tuple(zip(self.min_sides, max_sides))
         self.max_upscale = max_upscale
-        self.max_side = max_side  # downscale so the long side is at most this (0: never)
         self.merge_iou = merge_iou
         # (dx, dy, sw, sh): centre shift as a fraction of the box size, then width/height factors
         self.box_scale = box_scale
@@ -38,7 +43,7 @@ class FaceDetector:
     def detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return (N,4) float32 xyxy boxes in image pixels and (N,) scores >= threshold."""
         height, width = image.shape[:2]
-        factors = sorted({self._factor(height, width, side) for side in self.min_sides})
+        factors = sorted({self._factor(height, width, *sides) for sides in self.passes})
         all_boxes, all_scores = [], []
         for factor in factors:
             work = image
@@ -58,11 +63,11 @@ class FaceDetector:
         valid = (boxes[:, 2] - boxes[:, 0] >= 2) & (boxes[:, 3] - boxes[:, 1] >= 2)
         return boxes[valid].astype(np.float32), scores[valid].astype(np.float32)
 
-    def _factor(self, height: int, width: int, side: int) -> float:
-        if side and min(height, width) < side:
-            return min(side / min(height, width), self.max_upscale)
-        if self.max_side and max(height, width) > self.max_side:
-            return self.max_side / max(height, width)
+    def _factor(self, height: int, width: int, min_side: int, max_side: int) -> float:
+        if min_side and min(height, width) < min_side:
+            return min(min_side / min(height, width), self.max_upscale)
+        if max_side and max(height, width) > max_side:
+            return max_side / max(height, width)
         return 1.0
 
     def _reshape_boxes(self, boxes: np.ndarray) -> np.ndarray:

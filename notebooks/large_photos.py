@@ -1,0 +1,89 @@
+"""Which detector passes find the faces of phone-size photos, and at what cost in time and memory?
+
+Dev and second-source photos are enlarged to about 12 MP (long side 4032 px) and saved as JPEG, then the
+whole pipeline (load, detect, classify) runs on them with each candidate set of passes, each in its own
+process so that its peak RSS is its own. Recall and precision are at the default threshold, IoU 0.5.
+
+Run: python notebooks/large_photos.py [--photos 30] [--long-side 4032] [--passes "0:1280,720:2560" ...]
+"""
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facemask import config
+from facemask.dataset import load_voc_dir
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--photos", type=int, default=30, help="photos per source")
+parser.add_argument("--long-side", type=int, default=4032)
+parser.add_argument("--passes", nargs="+", default=["0:0,720:0", "0:1280", "0:1280,720:2048", "0:1280,720:2560"],
+                    help="MIN_SIDE:MAX_SIDE per pass, comma-separated (0:0 = native size)")
+parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one set of passes, print JSON
+args = parser.parse_args()
+out = config.CACHE_DIR / f"large_{args.long_side}"
+
+
+def enlarged_photos():
+    """(path of the enlarged JPEG, its annotation scaled the same way), made once into .cache."""
+    out.mkdir(parents=True, exist_ok=True)
+    items = []
+    for images, annotations in ((config.DEV_IMAGES, config.DEV_ANNOTATIONS),
+                                (config.EXTRA_IMAGES, config.EXTRA_ANNOTATIONS)):
+        anns = load_voc_dir(images, annotations)
+        step = max(len(anns) // args.photos, 1)
+        for ann in anns[::step][:args.photos]:
+            target = out / f"{ann.image_path.stem}.jpg"
+            image = cv2.imread(str(ann.image_path))
+            factor = args.long_side / max(image.shape[:2])
+            if not target.exists():
+                big = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+                cv2.imwrite(str(target), big, [cv2.IMWRITE_JPEG_QUALITY, 90])
+            items.append((target, ann.xyxy * factor, ann.class_id))
+    return items
+
+
+def run_one(passes: str) -> dict:
+    from facemask.detectors import create_detector
+    from facemask.imageio import load_image
+    from facemask.metrics import detection_report
+    from facemask.pipeline import Pipeline
+
+    sides = [tuple(int(v) for v in p.split(":")) for p in passes.split(",")]
+    detector = create_detector("yunet", threshold=config.CANDIDATE_THRESHOLD,
+                               min_side=tuple(s[0] for s in sides), max_side=tuple(s[1] for s in sides))
+    pipeline = Pipeline(detector)
+    gts, preds, fps, labels, seconds = [], [], [], [], []
+    for path, xyxy, class_id in enlarged_photos():
+        started = time.perf_counter()
+        dets = pipeline.detect(load_image(path), threshold=0.0)
+        seconds.append(time.perf_counter() - started)
+        gts.append((xyxy, class_id))
+        preds.append((dets.xyxy, dets.class_scores))
+        fps.append(dets.face_probability)
+        labels.append(dets.class_id)
+    report = detection_report(gts, preds, fps, labels, config.DEFAULT_THRESHOLD)
+    op = report["operating_point"]
+    return {"passes": passes, "recall": round(op["recall"], 3), "precision": round(op["precision"], 3),
+            "mean_ap": round(report["ap"]["all"]["mean(with,without)"], 3),
+            "median_s": round(float(np.median(seconds)), 3), "max_s": round(float(np.max(seconds)), 3),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+if args.one:
+    print(json.dumps(run_one(args.one)))
+    sys.exit()
+enlarged_photos()
+print(f"{2 * args.photos} photos enlarged to a long side of {args.long_side} px")
+print(f"{'passes':<22}{'recall':>8}{'precision':>10}{'mean AP':>9}{'median s':>10}{'max s':>7}{'peak RSS MB':>13}")
+for passes in args.passes:
+    cmd = [sys.executable, __file__, "--photos", str(args.photos), "--long-side", str(args.long_side), "--one", passes]
+    r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    print(f"{r['passes']:<22}{r['recall']:>8.3f}{r['precision']:>10.3f}{r['mean_ap']:>9.3f}{r['median_s']:>10.3f}"
+          f"{r['max_s']:>7.2f}{r['peak_rss_mb']:>13}", flush=True)
