@@ -102,3 +102,9 @@ LIVE_STATS_REFRESH_S = 1.0  # the live page's counts, speed and alert are redraw
 # and the two probability vectors are averaged (README, Results: +0.7 mean AP on val).
 MIRROR_AVERAGE_PHOTOS = True
 CANDIDATE_THRESHOLD = 0.05  # detectors keep boxes down to this score; the pipeline filters later
+
+# --- watching cameras (`facemask watch`, the Monitor page): tracks, events, the store ---
+WATCH_FPS = 5.0  # frames per second each camera is sampled at (--fps)
+TRACK_FORGET_S = 2.0  # a face unseen this long ends its track: one person in view is one event
+TRACK_CONFIRM_FRAMES = 3  # a face becomes a track once seen on this many frames: a one-frame false alarm never does
+TRACK_MAX_DISTANCE = 0.8  # 1 - IoU: a box further than this from a track's is another face
