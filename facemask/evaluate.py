@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from facemask.annotate import annotate
-from facemask.config import CLASS_NAMES
+from facemask.config import CLASS_NAMES, DEFAULT_THRESHOLD
 from facemask.dataset import load_voc_dir
+from facemask.errors import FacemaskError
+from facemask.export import image_record
 from facemask.imageio import load_image
 from facemask.metrics import average_precision, detection_report, pr_curve
 from facemask.pipeline import Pipeline
@@ -28,23 +30,104 @@ def run_pipeline(pipeline: Pipeline, annotations, progress=None):
     return results
 
 
+def load_predictions(path: Path) -> list[dict]:
+    """The records of a detections file: a JSON list (`facemask detect --json`) or one record per line
+    (`--jsonl`). Each record needs `image` and `faces`, each face `box`, `label` and `score`."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise FacemaskError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        try:
+            data = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as exc:
+            raise FacemaskError(f"{path}: neither a JSON list nor JSON lines ({exc.msg}, line {exc.lineno}).") from None
+    if isinstance(data, dict):
+        data = [data]
+    for k, rec in enumerate(data if isinstance(data, list) else [None]):
+        if not isinstance(rec, dict) or "image" not in rec or not isinstance(rec.get("faces"), list):
+            raise FacemaskError(f"{path}: entry {k + 1} is not a picture's record (it needs 'image' and 'faces').")
+        for face in rec["faces"]:
+            if not (isinstance(face, dict) and {"box", "label", "score"} <= set(face)
+                    and face["label"] in CLASS_NAMES and len(face["box"]) == 4):
+                raise FacemaskError(f"{path}: a face of {rec['image']} needs 'box' (4 numbers), 'score' and a "
+                                    f"'label' among {', '.join(CLASS_NAMES)}.")
+    return data
+
+
+def _photo_key(name: str) -> str:
+    return Path(str(name).replace("\\", "/")).stem
+
+
+def score_records(records: list[dict], annotations, threshold: float = DEFAULT_THRESHOLD) -> dict:
+    """VOC AP@0.5 per class and face size of detections records, each face ranked by its exported
+    `score` under its own `label` (as any VOC evaluator does); recall, precision and mask-status
+    accuracy of the faces whose P(face) (`face_probability`, else `score`) is >= threshold.
+
+    Annotated photos missing from the records, and records of photos with no annotation, are left out
+    and counted in the report."""
+    by_photo = {_photo_key(rec["image"]): rec for rec in records}
+    scored = [ann for ann in annotations if _photo_key(ann.image_path) in by_photo]
+    gts, preds, face_probabilities, labels = [], [], [], []
+    for ann in scored:
+        faces = by_photo[_photo_key(ann.image_path)]["faces"]
+        boxes = np.array([f["box"] for f in faces], np.float32).reshape(-1, 4)
+        ids = np.array([CLASS_NAMES.index(f["label"]) for f in faces], np.int64)
+        scores = np.array([f["score"] for f in faces], np.float32)
+        ranking = np.zeros((len(faces), len(CLASS_NAMES)), np.float32)
+        ranking[np.arange(len(faces)), ids] = scores
+        gts.append((ann.xyxy, ann.class_id))
+        preds.append((boxes, ranking))
+        face_probabilities.append(np.array([f.get("face_probability", f["score"]) for f in faces], np.float32))
+        labels.append(ids)
+    report = detection_report(gts, preds, face_probabilities, labels, threshold)
+    report.update({"images": len(scored), "annotated_not_predicted": len(annotations) - len(scored),
+                   "predicted_not_annotated": len(set(by_photo) - {_photo_key(a.image_path) for a in annotations}),
+                   "ranked_by": "score"})
+    report["_curves"] = (gts, preds)
+    return report
+
+
+def evaluate_predictions(predictions: Path, annotations_dir: Path, split: str | None = None,
+                         out_json: Path | None = None, plots_dir: Path | None = None) -> dict:
+    """`facemask evaluate --predictions FILE --annotations DIR`: score any detections file of our format."""
+    annotations = load_voc_dir(Path(annotations_dir), annotations_dir, split)
+    report = score_records(load_predictions(predictions), annotations)
+    report.update({"predictions": str(predictions), "annotations_dir": str(annotations_dir), "split": split or "all"})
+    if report["images"] == 0:
+        raise FacemaskError(f"{predictions}: none of its pictures has an annotation in {annotations_dir} "
+                            "(pictures and annotation files are matched by file name).")
+    _write(report, out_json, plots_dir)
+    return report
+
+
 def evaluate(pipeline: Pipeline, images_dir: Path, annotations_dir: Path, split: str | None = None,
              out_json: Path | None = None, plots_dir: Path | None = None, progress=None) -> dict:
-    """AP@0.5 per class and size, recall/precision at the operating threshold, status accuracy."""
+    """The pipeline on annotated photos, scored the way a user's own evaluation of `facemask detect
+    --threshold 0 --json` would be (`score_records`)."""
     annotations = load_voc_dir(images_dir, annotations_dir, split)
     started = time.perf_counter()
     results = run_pipeline(pipeline, annotations, progress)
     seconds = time.perf_counter() - started
-    gts = [(a.xyxy, a.class_id) for a in annotations]
-    # ranking score of a face for class c: P(face), the calibrated detector score, x P(c) (Detections.class_scores)
-    preds = [(d.xyxy, d.class_scores) for _, d in results]
-    report = detection_report(gts, preds, [d.face_probability for _, d in results],
-                              [d.class_id for _, d in results], pipeline.threshold)
+    records = [image_record(str(ann.image_path), image.shape[1], image.shape[0], dets)
+               for ann, (image, dets) in zip(annotations, results)]
+    report = score_records(records, annotations, pipeline.threshold)
     report.update({
         "detector": pipeline.detector_name, "classifier": pipeline.classifier.path.name,
-        "backend": pipeline.classifier.backend, "images": len(annotations), "split": split or "all",
+        "backend": pipeline.classifier.backend, "split": split or "all",
         "images_dir": str(images_dir), "seconds_per_image": round(seconds / max(len(annotations), 1), 4),
     })
+    _write(report, out_json, plots_dir)
+    if plots_dir:
+        write_examples(annotations, results, pipeline.threshold, Path(plots_dir))
+    return report
+
+
+def _write(report: dict, out_json: Path | None, plots_dir: Path | None) -> None:
+    gts, preds = report.pop("_curves")
     if out_json:
         Path(out_json).parent.mkdir(parents=True, exist_ok=True)
         Path(out_json).write_text(json.dumps(report, indent=2))
@@ -55,9 +138,8 @@ def evaluate(pipeline: Pipeline, images_dir: Path, annotations_dir: Path, split:
         for cid, name in enumerate(CLASS_NAMES):
             rec, prec, _, _ = pr_curve(gts, preds, cid)
             curves[name] = (rec, prec, average_precision(rec, prec) if len(rec) else 0.0)
+        Path(plots_dir).mkdir(parents=True, exist_ok=True)
         write_pr_curves(curves, Path(plots_dir) / "pr_curves.png")
-        write_examples(annotations, results, pipeline.threshold, Path(plots_dir))
-    return report
 
 
 def write_examples(annotations, results, threshold: float, plots_dir: Path, count: int = 3) -> None:
@@ -99,8 +181,9 @@ def write_examples(annotations, results, threshold: float, plots_dir: Path, coun
 
 def format_report(report: dict) -> str:
     """A plain-text table of the report."""
-    lines = [f"{report['images']} photos ({report['split']}), detector {report['detector']}, "
-             f"classifier {report['classifier']} ({report['backend']})",
+    source = (f"detector {report['detector']}, classifier {report['classifier']} ({report['backend']})"
+              if "detector" in report else f"detections from {report['predictions']}")
+    lines = [f"{report['images']} photos ({report['split']}), {source}, ranked by score",
              "", f"{'AP@0.5':<20}" + "".join(f"{b:>18}" for b in report["ap"])]
     for key in list(CLASS_NAMES) + ["mean(with,without)"]:
         cells = []
@@ -113,5 +196,9 @@ def format_report(report: dict) -> str:
     lines += ["", f"at threshold {op['threshold']}: recall {op['recall']:.3f} (faces < 32 px: "
               f"{op['recall_small']:.3f}), precision {op['precision']:.3f}, "
               f"mask-status accuracy on {op['matched_faces']} matched faces {op['status_accuracy']:.3f}",
-              f"{report['seconds_per_image'] * 1000:.0f} ms per photo"]
+              ]
+    if "seconds_per_image" in report:
+        lines.append(f"{report['seconds_per_image'] * 1000:.0f} ms per photo")
+    if report.get("annotated_not_predicted"):
+        lines.append(f"{report['annotated_not_predicted']} annotated photos not in the detections: not scored")
     return "\n".join(lines)
