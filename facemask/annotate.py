@@ -93,7 +93,7 @@ def layout_labels(detections: Detections, height: int, width: int) -> list[Label
     before it nor another face's box. None where nothing fits even shrunk and shortened: that face
     keeps its box (its colour says the class) without text."""
     base_scale, line = style(height, width)
-    boxes = detections.xyxy.round().astype(int)
+    boxes = detections.xyxy.astype(int)
     placed: list[tuple[int, int, int, int]] = []
     labels: list[Label | None] = []
     for k, (box, cid, conf) in enumerate(zip(boxes, detections.class_id, detections.confidence)):
@@ -124,7 +124,7 @@ def annotate(image: np.ndarray, detections: Detections, blur: bool = False) -> n
     height, width = out.shape[:2]
     _, line = style(height, width)
     colors = [CLASS_COLORS[CLASS_NAMES[int(cid)]] for cid in detections.class_id]
-    for (x1, y1, x2, y2), color in zip(detections.xyxy.round().astype(int), colors):
+    for (x1, y1, x2, y2), color in zip(detections.xyxy.astype(int), colors):
         cv2.rectangle(out, (x1, y1), (x2, y2), color, line, cv2.LINE_8)  # crisp, exact colour
     for label, color in zip(layout_labels(detections, height, width), colors):  # on top of every box
         if label is None:
