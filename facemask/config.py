@@ -37,6 +37,12 @@ CACHE_DIR = ROOT / ".cache"
 CLASS_NAMES = ("with_mask", "without_mask", "mask_worn_incorrectly")
 # the classifier's extra output after the classes: the crop shows no face (a detector's false alarm)
 NOT_A_FACE_OUTPUT = "not_a_face"
+# the one spelling of each class in text people read (app, CLI); files (JSON, CSV) keep CLASS_NAMES
+CLASS_TITLES = {
+    "with_mask": "With mask",
+    "without_mask": "Without mask",
+    "mask_worn_incorrectly": "Mask worn incorrectly",
+}
 # Pascal VOC spelling in the dev annotations -> our spelling
 VOC_CLASS_MAP = {
     "with_mask": "with_mask",
