@@ -80,10 +80,11 @@ class NaivePipeline:
     """The tutorial way: SSD at 300x300, threshold 0.5, Keras `predict` once per face."""
 
     def __init__(self) -> None:
-        import keras
-
         from facemask.crops import crop_faces
         from facemask.detectors import SSDDetector
+        from facemask.quiet import import_keras
+
+        keras = import_keras()
 
         self.detector = SSDDetector(threshold=0.5, min_side=0)
         self.model = keras.models.load_model(config.KERAS_MODEL, compile=False)

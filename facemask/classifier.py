@@ -10,6 +10,7 @@ import numpy as np
 
 from facemask import config
 from facemask.errors import FacemaskError
+from facemask.quiet import import_keras, native_stderr_filtered
 
 BACKENDS = ("litert", "opencv", "keras")
 
@@ -41,7 +42,10 @@ class MaskClassifier:
         # P(face | detector score), fitted by `facemask train` on its photos for one detector (or None)
         self.face_calibration: dict | None = info.get("face_calibration")
         if backend == "litert":
-            self._interpreter = Interpreter(str(path), num_threads=threads)
+            # LiteRT prints "Created TensorFlow Lite XNNPACK delegate" from C++ when it plans the graph
+            with native_stderr_filtered():
+                self._interpreter = Interpreter(str(path), num_threads=threads)
+                self._interpreter.allocate_tensors()
             self._input = self._interpreter.get_input_details()[0]["index"]
             self._output = self._interpreter.get_output_details()[0]["index"]
             self._batch = None
@@ -51,8 +55,7 @@ class MaskClassifier:
             self._net = cv2.dnn.readNetFromTFLite(str(path))
             self._net.setPreferableBackend(cv2.dnn.DNN_BACKEND_OPENCV)
         else:
-            import keras  # only this backend needs TensorFlow
-
+            keras = import_keras()  # only this backend needs TensorFlow
             self.model = keras.models.load_model(path, compile=False)
 
     def predict(self, crops_rgb: np.ndarray) -> np.ndarray:

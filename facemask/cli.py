@@ -158,7 +158,7 @@ def _fold(text: str) -> tuple[int, int]:
 
 
 def _train(args) -> int:
-    from facemask.train import train
+    from facemask.training import train
 
     train(out_dir=args.out, plots_dir=args.plots, closeups_dir=args.data, epochs=args.epochs,
           size=args.size, seed=args.seed, photos=args.photos, fold=args.fold)
@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, help="write all figures as JSON here")
     p.set_defaults(func=_benchmark)
 
-    from facemask import train as training
+    from facemask import training
 
     p = verbs.add_parser("train", help="train the mask classifier the app ships", formatter_class=fmt)
     p.add_argument("--data", type=Path, default=config.CLASSIFICATION_DIR,

@@ -38,9 +38,17 @@ EVAL_METRICS = MODELS_DIR / "eval_metrics.json"  # `facemask evaluate`: the ship
 EVAL_METRICS_CV = MODELS_DIR / "eval_metrics_cv.json"  # notebooks/cross_validate.py: the recipe, k-fold
 PLOTS_DIR = ROOT / "plots"
 CACHE_DIR = ROOT / ".cache"
+# where `facemask train` writes by default (git-ignored): replacing the shipped model in MODELS_DIR takes --ship
+TRAINED_DIR = ROOT / "build" / "model"
 
 # --- classes: index order is the classifier's output order ---
 CLASS_NAMES = ("with_mask", "without_mask", "mask_worn_incorrectly")
+# the one spelling of each class in text people read (app, CLI); files (JSON, CSV) keep CLASS_NAMES
+CLASS_TITLES = {
+    "with_mask": "With mask",
+    "without_mask": "Without mask",
+    "mask_worn_incorrectly": "Mask worn incorrectly",
+}
 # the classifier's extra output after the classes: the crop shows no face (a detector's false alarm)
 NOT_A_FACE_OUTPUT = "not_a_face"
 # Pascal VOC spelling in the dev annotations -> our spelling
@@ -108,3 +116,17 @@ LIVE_STATS_REFRESH_S = 1.0  # the live page's counts, speed and alert are redraw
 # and the two probability vectors are averaged (README, Results: +0.7 mean AP on val).
 MIRROR_AVERAGE_PHOTOS = True
 CANDIDATE_THRESHOLD = 0.05  # detectors keep boxes down to this score; the pipeline filters later
+
+# --- watching cameras (`facemask watch`, the Monitor page): tracks, events, the store ---
+WATCH_FPS = 5.0  # frames per second each camera is sampled at (--fps)
+TRACK_FORGET_S = 2.0  # a face unseen this long ends its track: one person in view is one event
+TRACK_CONFIRM_FRAMES = 3  # a face becomes a track once seen on this many frames: a one-frame false alarm never does
+TRACK_MAX_DISTANCE = 0.8  # 1 - IoU: a box further than this from a track's is another face
+# The record of what the cameras saw: any SQLAlchemy URL (postgresql+psycopg://... to share it between
+# machines); by default a SQLite file in the user's data folder, made on first use
+DATA_DIR = Path(os.environ.get("FACEMASK_DATA_DIR", Path.home() / ".local" / "share" / "facemask"))
+DEFAULT_DB_URL = os.environ.get("FACEMASK_DB_URL", f"sqlite:///{DATA_DIR / 'facemask.db'}")
+RETENTION_DAYS = 30  # events and counts older than this many days are deleted by the watcher
+SNAPSHOT_FACE_SIDE = 160  # px: the stored face picture's long side
+SNAPSHOT_FRAME_SIDE = 320  # px: the stored frame thumbnail's long side
+SNAPSHOT_JPEG_QUALITY = 85

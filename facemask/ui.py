@@ -19,6 +19,7 @@ from PIL import Image
 
 from facemask import config
 from facemask.annotate import annotate
+from facemask.config import CLASS_TITLES
 from facemask.errors import FacemaskError
 from facemask.export import image_record, total_counts
 from facemask.imageio import decode_image
@@ -31,11 +32,6 @@ DETECTOR_LABELS = {
     "yunet": "YuNet (recommended)",
     "ssd": "SSD res10 (OpenCV DNN)",
     "haar": "Haar cascade (basic)",
-}
-CLASS_TITLES = {
-    "with_mask": "With mask",
-    "without_mask": "Without mask",
-    "mask_worn_incorrectly": "Mask worn wrong",
 }
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm", "m4v"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from itertools import islice
@@ -15,6 +16,7 @@ import numpy as np
 from facemask.annotate import annotate
 from facemask.config import CLASS_NAMES
 from facemask.errors import FacemaskError
+from facemask.tracking import FaceTracker
 
 CSV_FIELDS = ["frame", "time_s", *CLASS_NAMES, "faces"]
 DEFAULT_FPS = 25  # when a file does not say its frame rate
@@ -91,11 +93,13 @@ def iter_video_frames(path: str | Path, max_frames: int | None = None) -> Iterat
 
 def process_video(src_path: str | Path, out_path: str | Path, pipeline, csv_path: str | Path | None = None,
                   progress: Callable[[int, int | None], None] | None = None,
-                  max_frames: int | None = None) -> dict:
-    """Annotate every frame into an H.264 MP4 (sound is dropped) and count faces per class per frame.
+                  max_frames: int | None = None, blur: bool = False) -> dict:
+    """Annotate every frame into an H.264 MP4 (sound is dropped; faces pixelated with `blur`), count
+    faces per class per frame, and follow them (facemask.tracking) to count people.
 
-    Returns {frames, fps, seconds, max_faces, counts_per_class_total, out, csv} and a "warning"
-    when part of the source is damaged (every frame that decodes is kept).
+    Returns {frames, fps, seconds, max_faces, people, people_per_class, counts_per_class_total,
+    per_second, out, csv} and a "warning" when part of the source is damaged (every frame that
+    decodes is kept). `per_second` holds the mean faces per class on screen in each second.
     """
     out_path = Path(out_path)
     rows: list[dict] = []
@@ -104,12 +108,14 @@ def process_video(src_path: str | Path, out_path: str | Path, pipeline, csv_path
         total = reader.expected_frames
         if max_frames is not None:
             total = min(total or max_frames, max_frames)
+        tracker = FaceTracker(fps=float(reader.fps))
         try:
             for index, (time_s, image) in enumerate(islice(reader, max_frames)):
                 detections = pipeline.detect(image)
+                tracker.update(detections, timestamp=time_s)
                 if writer is None:
                     writer = _Mp4Writer(out_path, reader.fps, image.shape[1], image.shape[0])
-                writer.write(annotate(image, detections))
+                writer.write(annotate(image, detections, blur=blur))
                 counts = detections.counts()
                 rows.append({"frame": index, "time_s": round(time_s, 3), **counts, "faces": len(detections)})
                 if progress is not None:
@@ -122,12 +128,16 @@ def process_video(src_path: str | Path, out_path: str | Path, pipeline, csv_path
     if csv_path is not None:
         _write_csv(Path(csv_path), rows)
     fps = float(reader.fps)
+    people = people_per_class(tracker)
     summary = {
         "frames": len(rows),
         "fps": round(fps, 3),
         "seconds": round(len(rows) / fps, 3),
         "max_faces": max(row["faces"] for row in rows),
+        "people": sum(people.values()),
+        "people_per_class": people,
         "counts_per_class_total": {name: sum(row[name] for row in rows) for name in CLASS_NAMES},
+        "per_second": per_second(rows),
         "out": str(out_path),
         "csv": str(csv_path) if csv_path is not None else None,
     }
@@ -135,6 +145,21 @@ def process_video(src_path: str | Path, out_path: str | Path, pipeline, csv_path
         summary["warning"] = (f"{reader.path}: part of the video is damaged ({reader.damage}); "
                               f"kept the {len(rows)} frames that decoded.")
     return summary
+
+
+def people_per_class(tracker: FaceTracker) -> dict[str, int]:
+    """People seen in the whole video, by the label each one's track voted for (ends the tracks)."""
+    votes = Counter(track.label for track in tracker.finish())
+    return {name: votes[name] for name in CLASS_NAMES}
+
+
+def per_second(rows: list[dict]) -> list[dict]:
+    """Mean faces per class per frame in each whole second of the video: what the page charts."""
+    seconds: dict[int, list[dict]] = {}
+    for row in rows:
+        seconds.setdefault(int(row["time_s"]), []).append(row)
+    return [{"second": second, **{name: round(sum(r[name] for r in group) / len(group), 2) for name in CLASS_NAMES}}
+            for second, group in sorted(seconds.items())]
 
 
 class _Mp4Writer:

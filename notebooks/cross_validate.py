@@ -25,7 +25,7 @@ from facemask.detectors import create_detector
 from facemask.evaluate import format_report, run_pipeline
 from facemask.metrics import detection_report
 from facemask.pipeline import Pipeline
-from facemask.train import TRAIN_PHOTOS
+from facemask.training import TRAIN_PHOTOS
 
 parser = argparse.ArgumentParser()
 parser.add_argument("folds", type=int, nargs="?", default=3)

@@ -16,7 +16,7 @@ from facemask.classifier import MaskClassifier, split_outputs
 from facemask.crops import crop_faces
 from facemask.dataset import load_voc_dir
 from facemask.imageio import load_image
-from facemask.train import TRAIN_PHOTOS
+from facemask.training import TRAIN_PHOTOS
 
 cv = Path(sys.argv[1] if len(sys.argv) > 1 else config.CACHE_DIR / "cv")
 saved = OutOfFold(cv / "out_of_fold.npz")

@@ -23,7 +23,7 @@ from facemask.crops import crop_faces
 from facemask.dataset import load_voc_dir
 from facemask.imageio import load_image
 from facemask.metrics import iou_matrix
-from facemask.train import TRAIN_PHOTOS
+from facemask.training import TRAIN_PHOTOS
 
 WORN_INCORRECTLY = config.CLASS_NAMES.index("mask_worn_incorrectly")
 NAMES = ["with", "without", "worn incorrectly", "none"]

@@ -8,8 +8,10 @@ from facemask import config
 from facemask.dataset import load_voc_dir
 from facemask.detectors import YuNetDetector
 from facemask.imageio import load_image
-from facemask.synthetic import MaskDonor, draw_synthetic_mask
-from facemask.train import TRAIN_PHOTOS, dev_photos, dhash, group_near_duplicates, main_face
+from facemask.training import TRAIN_PHOTOS
+from facemask.training.closeups import dhash, group_near_duplicates, main_face
+from facemask.training.photos import dev_photos
+from facemask.training.synthetic_masks import MaskDonor, draw_synthetic_mask
 
 
 def stems(annotations):
@@ -97,7 +99,7 @@ def test_synthetic_masks_cover_the_nose_only_when_worn_correctly(rendering):
 def test_a_mask_pulled_down_keeps_its_length_and_hangs_below_the_chin():
     """Real masks worn under the nose or on the chin reach past the chin; a painted one squeezed
     between the mouth and the chin would teach a shape no one wears."""
-    from facemask.synthetic import WORN_TOP, _face_lines, place_mask
+    from facemask.training.synthetic_masks import WORN_TOP, _face_lines, place_mask
 
     detector = YuNetDetector(threshold=0.5)
     checked = 0
@@ -122,7 +124,7 @@ def test_a_mask_pulled_down_keeps_its_length_and_hangs_below_the_chin():
 def train_photo_boxes():
     """YuNet's candidate boxes, as serving scores them, on 20 train photos."""
     from facemask.detectors import create_detector
-    from facemask.train import detector_boxes
+    from facemask.training.photos import detector_boxes
 
     annotations = load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, "train")[:20]
     detector = create_detector("yunet", fallback=False, threshold=config.CANDIDATE_THRESHOLD)
@@ -131,7 +133,8 @@ def train_photo_boxes():
 
 def test_detector_boxes_on_no_annotated_face_are_taught_as_not_a_face(train_photo_boxes):
     from facemask.metrics import iou_matrix
-    from facemask.train import FACE_BOX_MIN_SCORE, NOT_A_FACE, NOT_A_FACE_MAX_IOU, NOT_A_FACE_MIN_SCORE, load_real_faces
+    from facemask.training.photos import load_real_faces
+    from facemask.training.recipe import FACE_BOX_MIN_SCORE, NOT_A_FACE, NOT_A_FACE_MAX_IOU, NOT_A_FACE_MIN_SCORE
 
     annotations, detections = train_photo_boxes
     boxes = load_real_faces(annotations, detections)
@@ -159,7 +162,7 @@ def test_detector_boxes_on_no_annotated_face_are_taught_as_not_a_face(train_phot
 def test_face_score_calibration_matches_how_often_boxes_land_on_faces(train_photo_boxes):
     from facemask import calibration
     from facemask.metrics import iou_matrix
-    from facemask.train import calibrate_face_scores
+    from facemask.training.photos import calibrate_face_scores
 
     annotations, detections = train_photo_boxes
     fitted = calibrate_face_scores(annotations, detections)
@@ -180,7 +183,8 @@ def test_face_score_calibration_matches_how_often_boxes_land_on_faces(train_phot
 
 
 def test_training_targets_weigh_the_classes_alike_and_send_junk_to_the_not_a_face_output():
-    from facemask.train import NOT_A_FACE, training_targets
+    from facemask.training.fit import training_targets
+    from facemask.training.recipe import NOT_A_FACE
 
     labels = np.array([0] * 60 + [1] * 30 + [2] * 10 + [NOT_A_FACE] * 5)
     targets, weights, class_weight = training_targets(labels)
@@ -193,7 +197,9 @@ def test_training_targets_weigh_the_classes_alike_and_send_junk_to_the_not_a_fac
 
 
 def test_masks_are_drawn_on_the_unmasked_faces_of_the_training_photos():
-    from facemask.train import PHOTO_MASKS_PER_FACE, photo_face_landmarks, photo_mask_samples
+    from facemask.training.photos import photo_face_landmarks
+    from facemask.training.recipe import PHOTO_MASKS_PER_FACE
+    from facemask.training.samples import photo_mask_samples
 
     annotations = load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, "train")[:40]
     yunet = YuNetDetector(threshold=0.5).model

@@ -1,0 +1,108 @@
+"""Stage 2: the dev photos -> their annotated faces, the detector's boxes on them (faces and
+not-a-face junk), the detector score's calibration as P(face), and the landmarks of their faces."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from facemask import config
+from facemask.dataset import load_voc_dir
+from facemask.imageio import load_image
+from facemask.training.closeups import yunet_faces
+from facemask.training.recipe import (
+    FACE_BOX_MIN_SCORE,
+    LANDMARK_FACE_SIDE,
+    NOT_A_FACE,
+    NOT_A_FACE_MAX_IOU,
+    NOT_A_FACE_MIN_SCORE,
+)
+
+
+def dev_photos(photos: str, fold: tuple[int, int] | None):
+    """(training photos, report photos): the dev photos whose faces are trained on, and those that
+    score the classifier in the training report, never one of the training photos.
+
+    Without a fold: the splits named in `photos` train, the other splits report. With fold (i, k):
+    the photos of `photos` outside fold i train, those in it report.
+    """
+    from facemask.dataset import SPLIT_BOUNDS
+
+    if fold:
+        i, k = fold
+        return (load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, photos, fold=("out", i, k)),
+                load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, photos, fold=("in", i, k)))
+    rest = "+".join(s for s in SPLIT_BOUNDS if s not in photos.split("+"))
+    return (load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, photos),
+            load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, rest) if rest else [])
+
+
+def detector_boxes(annotations, detector) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The detector's (boxes, scores) on each photo, run once and shared by the training crops and
+    the face-score calibration."""
+    return [detector.detect(load_image(ann.image_path)) for ann in annotations]
+
+
+def load_real_faces(annotations, detections=None):
+    """Faces of some dev photos as (image, box, label): the annotated boxes and, with the detector's
+    boxes on those photos (`detector_boxes`), these too: those that match an annotated face (IoU >=
+    0.5, score >= FACE_BOX_MIN_SCORE) with that face's label, the crops serving will see; and those
+    on no annotated face (background, a hand, half a face) as NOT_A_FACE, the junk serving will also
+    send."""
+    from facemask.metrics import iou_matrix
+
+    out = []
+    for k, ann in enumerate(annotations):
+        image = load_image(ann.image_path)
+        for box, label in zip(ann.xyxy, ann.class_id):
+            out.append((image, box, int(label)))
+        if detections is None:
+            continue
+        boxes, scores = detections[k]
+        ious = iou_matrix(boxes, ann.xyxy) if len(ann.xyxy) else np.zeros((len(boxes), 1))
+        for i in range(len(boxes)):
+            j = int(np.argmax(ious[i]))
+            if ious[i, j] >= 0.5 and scores[i] >= FACE_BOX_MIN_SCORE:
+                out.append((image, boxes[i], int(ann.class_id[j])))
+            elif ious[i, j] < NOT_A_FACE_MAX_IOU and scores[i] >= NOT_A_FACE_MIN_SCORE:
+                out.append((image, boxes[i], NOT_A_FACE))
+    return out
+
+
+def calibrate_face_scores(annotations, detections) -> dict:
+    """The detector's score as P(on a face) (facemask/calibration.py), fitted on every candidate box
+    of these photos: on a face when it overlaps an annotated one with IoU >= 0.5."""
+    from facemask import calibration
+    from facemask.metrics import iou_matrix
+
+    scores, on_face = [], []
+    for ann, (boxes, box_scores) in zip(annotations, detections):
+        scores.append(box_scores)
+        best = iou_matrix(boxes, ann.xyxy).max(axis=1) if len(ann.xyxy) and len(boxes) else np.zeros(len(boxes))
+        on_face.append(best >= 0.5)
+    return calibration.fit(np.concatenate(scores), np.concatenate(on_face), config.DEFAULT_DETECTOR)
+
+
+def photo_face_landmarks(image: np.ndarray, box: np.ndarray, yunet):
+    """The neighbourhood of the annotated face at `box`, as cut from the photo and enlarged so that
+    a small face is seen, with YuNet's box and 5 landmarks of that face in the enlarged copy:
+    (region, enlarged, offset, scale, box, landmarks), or None when YuNet finds no face on the
+    annotated one."""
+    from facemask.metrics import iou_matrix
+
+    side = float(max(box[2] - box[0], box[3] - box[1], 1))
+    x0, y0 = int(max(box[0] - side, 0)), int(max(box[1] - side, 0))
+    region = image[y0:int(box[3] + side) + 1, x0:int(box[2] + side) + 1]
+    scale = max(1.0, LANDMARK_FACE_SIDE / side)
+    big = cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC) if scale > 1 else region
+    faces = yunet_faces(yunet, big)
+    if len(faces) == 0:
+        return None
+    offset = np.array([x0, y0], np.float32)
+    target = (np.asarray(box, np.float32) - np.tile(offset, 2)) * scale
+    found = np.concatenate([faces[:, :2], faces[:, :2] + faces[:, 2:4]], axis=1)
+    ious = iou_matrix(found, target[None])[:, 0]
+    j = int(np.argmax(ious))
+    if ious[j] < 0.4:
+        return None
+    return region, big, offset, scale, found[j], faces[j, 4:14].reshape(5, 2)
