@@ -1,16 +1,18 @@
-"""What the classifier trains on: which dev photos, near-duplicate grouping, synthetic masks."""
+"""What the classifier trains on: which photos, near-duplicate grouping, synthetic masks."""
+
+import re
 
 import cv2
 import numpy as np
 import pytest
 
 from facemask import config
-from facemask.dataset import load_voc_dir
+from facemask.dataset import load_source, load_voc_dir
 from facemask.detectors import YuNetDetector
 from facemask.imageio import load_image
 from facemask.training import TRAIN_PHOTOS
 from facemask.training.closeups import dhash, group_near_duplicates, main_face
-from facemask.training.photos import dev_photos
+from facemask.training.photos import training_photos
 from facemask.training.synthetic_masks import MaskDonor, draw_synthetic_mask
 
 
@@ -18,27 +20,57 @@ def stems(annotations):
     return {a.image_path.stem for a in annotations}
 
 
-def test_the_shipped_model_trains_on_train_and_val_and_reports_on_holdout():
-    training, report = dev_photos(TRAIN_PHOTOS, None)
-    holdout = stems(load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, "holdout"))
+def test_the_shipped_model_trains_on_train_and_val_of_every_source_and_reports_on_holdout():
+    training, report = training_photos(TRAIN_PHOTOS, None)
     assert TRAIN_PHOTOS == "train+val"
-    assert len(training) + len(report) == len(list(config.DEV_ANNOTATIONS.glob("*.xml")))
-    assert stems(report) == holdout and not stems(training) & holdout
+    for source, (_, annotations) in config.SOURCES.items():
+        holdout = stems(load_source(source, "holdout"))
+        mine = [a for a in training + report if a.source == source]
+        assert len(mine) == len(list(annotations.glob("*.xml"))), source
+        assert stems(a for a in report if a.source == source) == holdout
+        assert not stems(a for a in training if a.source == source) & holdout
 
 
 @pytest.mark.parametrize("k", [3, 5])
 def test_cross_validation_folds_cut_the_training_photos_into_disjoint_parts(k):
-    everything = stems(load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, TRAIN_PHOTOS))
-    holdout = stems(load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, "holdout"))
+    everything = {(a.source, a.image_path.stem) for s in config.SOURCES for a in load_source(s, TRAIN_PHOTOS)}
+    holdout = {(a.source, a.image_path.stem) for s in config.SOURCES for a in load_source(s, "holdout")}
     seen = set()
     for i in range(k):
-        training, report = (stems(a) for a in dev_photos(TRAIN_PHOTOS, (i, k)))
+        training, report = ({(a.source, a.image_path.stem) for a in part}
+                            for part in training_photos(TRAIN_PHOTOS, (i, k)))
         assert training | report == everything and not training & report
         assert not (training | report) & holdout
         assert not report & seen, "a photo in two folds"
         assert len(report) > len(everything) / (2 * k), "folds of very uneven size"
         seen |= report
     assert seen == everything
+
+
+def test_a_recompressed_copy_of_a_photo_lands_in_its_split_and_fold(tmp_path):
+    # two copies of one scene must never straddle training and evaluation
+    from facemask.dataset import cv_fold, photo_groups, split_of
+
+    first, other = sorted(config.EXTRA_ANNOTATIONS.glob("*.xml"))[:2]
+    images, annotations = tmp_path / "images", tmp_path / "annotations"
+    images.mkdir(), annotations.mkdir()
+    original = load_image(config.EXTRA_IMAGES / f"{first.stem}.jpg")
+    copy = cv2.convertScaleAbs(cv2.resize(original, None, fx=0.8, fy=0.8), alpha=1.05, beta=6)
+    cv2.imwrite(str(images / f"{first.stem}.jpg"), original)
+    cv2.imwrite(str(images / "zz_copy.jpg"), copy, [cv2.IMWRITE_JPEG_QUALITY, 60])
+    cv2.imwrite(str(images / f"{other.stem}.jpg"), load_image(config.EXTRA_IMAGES / f"{other.stem}.jpg"))
+    for stem, xml in ((first.stem, first), ("zz_copy", first), (other.stem, other)):
+        text = re.sub(r"<filename>[^<]*</filename>", f"<filename>{stem}.jpg</filename>", xml.read_text())
+        (annotations / f"{stem}.xml").write_text(text)
+    groups = photo_groups(images)
+    assert groups["zz_copy"] == groups[first.stem] == first.stem and groups[other.stem] == other.stem
+    everything = load_voc_dir(images, annotations, "train+val+holdout")
+    assert {a.image_path.stem: a.group for a in everything}["zz_copy"] == first.stem
+    assert split_of(first.stem) in {"train", "val", "holdout"}
+    for k in (3, 5):
+        fold = cv_fold(first.stem, k)
+        assert {a.image_path.stem for a in load_voc_dir(images, annotations, None, fold=("in", fold, k))} >= {
+            first.stem, "zz_copy"}
 
 
 def test_near_duplicate_close_ups_fall_in_one_group():

@@ -1,4 +1,5 @@
-"""`facemask train`: close-ups + real faces of the dev photos + synthetic masks -> the shipped classifier.
+"""`facemask train`: close-ups + real faces of the annotated photos (config.SOURCES) + synthetic masks
+-> the shipped classifier.
 
 One file per stage, in the order they run: closeups (the close-up photos, split by near-duplicate
 groups) -> photos (the dev photos' faces, detector boxes and face-score calibration) -> samples
@@ -64,10 +65,11 @@ def train(out_dir: Path = config.MODELS_DIR, plots_dir: Path = config.PLOTS_DIR,
     f_train = np.concatenate([close["f_train"], real["f_train"]])
     f_val = {"closeups": close["f_val_closeups"], "real_photos": real["f_val_real_photos"]}
     y_val = {"closeups": close["y_val_closeups"], "real_photos": real["y_val_real_photos"]}
-    report_photos = f"fold {fold[0]} of {fold[1]} of {photos}" if fold else "the other dev splits"
+    report_photos = f"fold {fold[0]} of {fold[1]} of {photos}" if fold else "the other splits"
+    collections = ", ".join(config.SOURCES[s][0].parent.name for s in config.SOURCES)
     sources = {"closeups": str(closeups_dir),
-               "real_photos": f"mask_detection_dev, {photos}" + (f" minus fold {fold[0]} of {fold[1]}" if fold else ""),
-               "real_photo_report": f"mask_detection_dev, {report_photos}"}
+               "real_photos": f"{collections}: {photos}" + (f" minus fold {fold[0]} of {fold[1]}" if fold else ""),
+               "real_photo_report": f"{collections}: {report_photos}"}
     face_calibration = json.loads(str(real["face_calibration"]))
 
     # 5. fit the upper blocks + head

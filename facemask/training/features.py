@@ -15,7 +15,7 @@ from facemask.crops import crop_faces
 from facemask.detectors import YuNetDetector
 from facemask.training.closeups import load_closeups
 from facemask.training.log import log
-from facemask.training.photos import calibrate_face_scores, detector_boxes, dev_photos, load_real_faces
+from facemask.training.photos import calibrate_face_scores, detector_boxes, load_real_faces, training_photos
 from facemask.training.recipe import (
     CLOSEUP_VARIANTS,
     CUT_LAYER,
@@ -87,7 +87,7 @@ def real_key(seed: int, size: int, photos: str, fold) -> str:
     return _code_digest(seed, size, photos, fold, REAL_VARIANTS, PHOTO_MASKS_PER_FACE, LANDMARK_FACE_SIDE,
                         FACE_BOX_MIN_SCORE, NOT_A_FACE_MIN_SCORE,
                         NOT_A_FACE_MAX_IOU, CUT_LAYER, config.CROP_PADDING, config.CANDIDATE_THRESHOLD,
-                        config.DETECTOR_SETTINGS[config.DEFAULT_DETECTOR])
+                        config.DETECTOR_SETTINGS[config.DEFAULT_DETECTOR], tuple(config.SOURCES))
 
 
 def closeup_features(lower, closeups_dir: Path, seed: int, size: int) -> dict:
@@ -112,7 +112,7 @@ def real_features(lower, photos: str, fold, seed: int, size: int) -> dict:
     from facemask.detectors import create_detector
 
     rng = np.random.default_rng([seed, 1])
-    train_photos, report_photos = dev_photos(photos, fold)
+    train_photos, report_photos = training_photos(photos, fold)
     # every candidate box serving would score, down to CANDIDATE_THRESHOLD: the calibration sees them
     # all, the training crops only those above their own minimum scores
     detector = create_detector(config.DEFAULT_DETECTOR, fallback=False, threshold=config.CANDIDATE_THRESHOLD)

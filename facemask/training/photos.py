@@ -1,4 +1,4 @@
-"""Stage 2: the dev photos -> their annotated faces, the detector's boxes on them (faces and
+"""Stage 2: the annotated photos of every source -> their annotated faces, the detector's boxes on them (faces and
 not-a-face junk), the detector score's calibration as P(face), and the landmarks of their faces."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from facemask import config
-from facemask.dataset import load_voc_dir
+from facemask.dataset import load_source
 from facemask.imageio import load_image
 from facemask.training.closeups import yunet_faces
 from facemask.training.recipe import (
@@ -19,28 +19,48 @@ from facemask.training.recipe import (
 )
 
 
-def dev_photos(photos: str, fold: tuple[int, int] | None):
-    """(training photos, report photos): the dev photos whose faces are trained on, and those that
-    score the classifier in the training report, never one of the training photos.
+def training_photos(photos: str, fold: tuple[int, int] | None, sources=tuple(config.SOURCES)):
+    """(training photos, report photos) over every photo source: those whose faces are trained on,
+    and those that score the classifier in the training report, never one of the training photos.
 
     Without a fold: the splits named in `photos` train, the other splits report. With fold (i, k):
-    the photos of `photos` outside fold i train, those in it report.
+    the photos of `photos` outside fold i train, those in it report. Each source is cut the same way.
     """
     from facemask.dataset import SPLIT_BOUNDS
 
-    if fold:
-        i, k = fold
-        return (load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, photos, fold=("out", i, k)),
-                load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, photos, fold=("in", i, k)))
-    rest = "+".join(s for s in SPLIT_BOUNDS if s not in photos.split("+"))
-    return (load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, photos),
-            load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, rest) if rest else [])
+    training, report = [], []
+    for source in sources:
+        if fold:
+            i, k = fold
+            training += load_source(source, photos, fold=("out", i, k))
+            report += load_source(source, photos, fold=("in", i, k))
+            continue
+        rest = "+".join(s for s in SPLIT_BOUNDS if s not in photos.split("+"))
+        training += load_source(source, photos)
+        report += load_source(source, rest) if rest else []
+    return training, report
 
 
 def detector_boxes(annotations, detector) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The detector's (boxes, scores) on each photo, run once and shared by the training crops and
-    the face-score calibration."""
-    return [detector.detect(load_image(ann.image_path)) for ann in annotations]
+    """The detector's (boxes, scores) on each photo, shared by the training crops and the face-score
+    calibration; kept in .cache per photo and detector setting, so folds and re-runs detect once."""
+    import hashlib
+
+    settings = hashlib.sha1(repr((detector.name, detector.passes, detector.threshold, detector.box_scale,
+                                  detector.max_upscale, detector.merge_iou)).encode()).hexdigest()[:12]
+    folder = config.CACHE_DIR / "detector_boxes" / settings
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for ann in annotations:
+        path = folder / f"{ann.source or 'photo'}-{ann.image_path.stem}.npz"
+        if path.exists():
+            with np.load(path) as saved:
+                out.append((saved["boxes"], saved["scores"]))
+            continue
+        boxes, scores = detector.detect(load_image(ann.image_path))
+        np.savez(path, boxes=boxes, scores=scores)
+        out.append((boxes, scores))
+    return out
 
 
 def load_real_faces(annotations, detections=None):
