@@ -33,4 +33,13 @@ if [ "${1:-}" = "--dev" ] && ! command -v chromium >/dev/null 2>&1; then
     fi
 fi
 
+# the camera tests: a real RTSP server on loopback and ffmpeg pushing clips to it
+if [ "${1:-}" = "--dev" ] && ! { command -v ffmpeg && command -v rtsp-server-perl; } >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && apt-get install -y -qq --no-install-recommends ffmpeg rtsp-server-perl
+    else
+        echo "setup.sh: install ffmpeg and rtsp-server-perl (Debian: apt-get install ffmpeg rtsp-server-perl) for the camera tests" >&2
+    fi
+fi
+
 .venv/bin/python face_detector/place_weights.py
