@@ -32,18 +32,10 @@ def progress_bar(label: str):
 
 
 def expand_paths(paths: list[str]) -> list[str]:
-    """Files as given, folders replaced by the pictures inside them (sorted)."""
-    from facemask.imageio import IMAGE_SUFFIXES
+    """Files as given; folders, globs and list files replaced by the pictures they name (facemask.photos)."""
+    from facemask.photos import expand_sources
 
-    out = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            out += [str(Path(raw) / p.name) for p in sorted(path.iterdir())
-                    if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-        else:
-            out.append(raw)
-    return out
+    return expand_sources(paths)
 
 
 def _pipeline(args, live: bool = False):
@@ -68,6 +60,10 @@ def _detect(args) -> int:
     files = expand_paths(args.paths)
     if not files:
         raise FacemaskError("no pictures found in the paths given.")
+    if args.ray:
+        return _detect_on_ray(args, files)
+    if args.jsonl:
+        raise FacemaskError("--jsonl is for Ray runs (add --ray); the plain command writes --json.")
     pipeline = _pipeline(args)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -100,6 +96,31 @@ def _detect(args) -> int:
     print(f"{len(records)} of {len(files)} pictures processed; faces: " +
           ", ".join(f"{v} {k}" for k, v in total.items()))
     return 1 if failed else 0
+
+
+def _detect_on_ray(args, files: list[str]) -> int:
+    """`facemask detect --ray`: the same Pipeline on a pool of Ray actors (facemask.distributed)."""
+    from facemask import distributed
+
+    if args.out or args.blur:
+        raise FacemaskError("--ray writes records (--json or --jsonl); annotated pictures (--out) need the plain "
+                            "command.")
+    if bool(args.json) == bool(args.jsonl):
+        raise FacemaskError("--ray needs one output: --json FILE (one list) or --jsonl FILE (a line per photo, "
+                            "for runs too big for one list).")
+    settings = {"detector": args.detector, "threshold": args.threshold, "backend": args.backend,
+                "model_path": str(args.model.resolve()) if args.model else None}
+    distributed.connect(args.address, logs=args.ray_logs)
+    run = dict(workers=args.workers, batch_size=args.batch_size, progress=progress_bar("detecting"),
+               on_error=lambda message: print(f"error: {message}", file=sys.stderr, flush=True))
+    if args.json:
+        summary = distributed.detect_to_json(files, args.json, settings, **run)
+    else:
+        summary = distributed.detect_to_jsonl(files, args.jsonl, settings, **run)
+    skipped = f", {summary['skipped']} already written" if summary["skipped"] else ""
+    print(f"{summary['written']} of {summary['photos']} pictures processed on Ray{skipped}; faces: " +
+          ", ".join(f"{v} {k}" for k, v in summary["faces"].items()))
+    return 1 if summary["failed"] else 0
 
 
 def _video(args) -> int:
@@ -176,12 +197,24 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--backend", choices=BACKENDS, default=config.CLASSIFIER_BACKEND,
                        help="how the classifier is served")
 
+    from facemask import distributed
+
     p = verbs.add_parser("detect", help="find faces and mask status in pictures", formatter_class=fmt)
-    p.add_argument("paths", nargs="+", metavar="PATH", help="pictures or folders of pictures")
+    p.add_argument("paths", nargs="+", metavar="SOURCE",
+                   help="pictures, folders of pictures, globs ('photos/**/*.jpg', quoted) or .txt files listing "
+                        "one path a line")
     common(p)
     p.add_argument("--out", type=Path, help="folder for annotated pictures")
     p.add_argument("--json", type=Path, help="write one entry per picture to this JSON file")
     p.add_argument("--blur", action="store_true", help="pixelate faces in the annotated pictures")
+    p.add_argument("--ray", action="store_true",
+                   help="run on Ray: a pool of actors, each holding the models once (pip install -e '.[ray]')")
+    p.add_argument("--address", help="with --ray: the cluster's head, HOST:PORT (default: a local Ray for this run)")
+    p.add_argument("--jsonl", type=Path,
+                   help="with --ray: append one line per picture here; a re-run skips the pictures already in it")
+    p.add_argument("--workers", type=int, help="with --ray: actors in the pool (default: one per CPU of the cluster)")
+    p.add_argument("--batch-size", type=int, default=distributed.BATCH_SIZE, help="with --ray: pictures per actor call")
+    p.add_argument("--ray-logs", action="store_true", help="with --ray: show Ray's own logs and workers' output")
     p.set_defaults(func=_detect)
 
     p = verbs.add_parser("video", help="annotate a video file (H.264 MP4)", formatter_class=fmt)
