@@ -117,8 +117,8 @@ def _detect_on_ray(args, files: list[str]) -> int:
     else:
         summary = distributed.detect_to_jsonl(files, args.jsonl, settings, **run)
     skipped = f", {summary['skipped']} already written" if summary["skipped"] else ""
-    print(f"{summary['written']} of {summary['photos']} pictures processed on Ray{skipped}; faces: " +
-          ", ".join(f"{v} {k}" for k, v in summary["faces"].items()))
+    print(f"{summary['written']} of {plural(summary['photos'], 'picture')} processed on Ray{skipped}; "
+          f"{faces_summary(summary['faces'])}")
     return 1 if summary["failed"] else 0
 
 
