@@ -1,15 +1,17 @@
-"""`facemask VERB ...`: detect, video, train, evaluate, benchmark."""
+"""`facemask VERB ...`: find the faces in pictures and video and say whether each wears a mask."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
 from facemask import config
 from facemask.classifier import BACKENDS
 from facemask.errors import FacemaskError
+from facemask.quiet import export_chatter_dropped, import_keras, quiet_environment
 
 
 def progress_bar(label: str):
@@ -32,18 +34,10 @@ def progress_bar(label: str):
 
 
 def expand_paths(paths: list[str]) -> list[str]:
-    """Files as given, folders replaced by the pictures inside them (sorted)."""
-    from facemask.imageio import IMAGE_SUFFIXES
+    """Files as given; folders, globs and list files replaced by the pictures they name (facemask.photos)."""
+    from facemask.photos import expand_sources
 
-    out = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            out += [str(Path(raw) / p.name) for p in sorted(path.iterdir())
-                    if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-        else:
-            out.append(raw)
-    return out
+    return expand_sources(paths)
 
 
 def _pipeline(args, live: bool = False):
@@ -68,6 +62,10 @@ def _detect(args) -> int:
     files = expand_paths(args.paths)
     if not files:
         raise FacemaskError("no pictures found in the paths given.")
+    if args.ray:
+        return _detect_on_ray(args, files)
+    if args.jsonl:
+        raise FacemaskError("--jsonl is for Ray runs (add --ray); the plain command writes --json.")
     pipeline = _pipeline(args)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -81,9 +79,7 @@ def _detect(args) -> int:
             continue
         dets = pipeline.detect(image)
         records.append(image_record(name, image.shape[1], image.shape[0], dets))
-        c = dets.counts()
-        print(f"{name}: {len(dets)} faces ({c['with_mask']} with mask, {c['without_mask']} without, "
-              f"{c['mask_worn_incorrectly']} worn incorrectly)")
+        print(f"{name}: {faces_summary(dets.counts())}")
         if args.out:
             stem = safe_filename(name)
             target, k = args.out / f"{stem}.jpg", 2
@@ -97,9 +93,33 @@ def _detect(args) -> int:
     from facemask.export import total_counts
 
     total = total_counts(records)
-    print(f"{len(records)} of {len(files)} pictures processed; faces: " +
-          ", ".join(f"{v} {k}" for k, v in total.items()))
+    print(f"{len(records)} of {plural(len(files), 'picture')} processed; {faces_summary(total)}")
     return 1 if failed else 0
+
+
+def _detect_on_ray(args, files: list[str]) -> int:
+    """`facemask detect --ray`: the same Pipeline on a pool of Ray actors (facemask.distributed)."""
+    from facemask import distributed
+
+    if args.out or args.blur:
+        raise FacemaskError("--ray writes records (--json or --jsonl); annotated pictures (--out) need the plain "
+                            "command.")
+    if bool(args.json) == bool(args.jsonl):
+        raise FacemaskError("--ray needs one output: --json FILE (one list) or --jsonl FILE (a line per photo, "
+                            "for runs too big for one list).")
+    settings = {"detector": args.detector, "threshold": args.threshold, "backend": args.backend,
+                "model_path": str(args.model.resolve()) if args.model else None}
+    distributed.connect(args.address, logs=args.ray_logs)
+    run = dict(workers=args.workers, batch_size=args.batch_size, progress=progress_bar("detecting"),
+               on_error=lambda message: print(f"error: {message}", file=sys.stderr, flush=True))
+    if args.json:
+        summary = distributed.detect_to_json(files, args.json, settings, **run)
+    else:
+        summary = distributed.detect_to_jsonl(files, args.jsonl, settings, **run)
+    skipped = f", {summary['skipped']} already written" if summary["skipped"] else ""
+    print(f"{summary['written']} of {plural(summary['photos'], 'picture')} processed on Ray{skipped}; "
+          f"{faces_summary(summary['faces'])}")
+    return 1 if summary["failed"] else 0
 
 
 def _video(args) -> int:
@@ -108,7 +128,8 @@ def _video(args) -> int:
     pipeline = _pipeline(args, live=not args.photo_mode)
     summary = process_video(args.file, args.out, pipeline, csv_path=args.csv,
                             progress=progress_bar(f"{Path(args.file).name}"))
-    print(f"{summary['frames']} frames written to {args.out}" + (f", counts in {args.csv}" if args.csv else ""))
+    print(f"{plural(summary['frames'], 'frame')} written to {args.out}"
+          + (f", counts in {args.csv}" if args.csv else ""))
     if summary.get("warning"):
         print(f"warning: {summary['warning']}", file=sys.stderr)
     return 0
@@ -157,39 +178,165 @@ def _fold(text: str) -> tuple[int, int]:
     return i, k
 
 
+def plural(count: int, noun: str) -> str:
+    """'1 face', '2 faces', '0 faces'."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def faces_summary(counts: dict[str, int]) -> str:
+    """'3 faces: 1 with mask, 2 without mask' from counts per class (classes seen 0 times left out)."""
+    total = sum(counts.values())
+    parts = [f"{n} {config.CLASS_TITLES[name].lower()}" for name, n in counts.items() if n]
+    return plural(total, "face") + (": " + ", ".join(parts) if parts else "")
+
+
+def probability(text: str) -> float:
+    """argparse type: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:  # NaN fails here too
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def whole_number(minimum: int = 1, why: str = ""):
+    """argparse type: a whole number of at least `minimum` (`why` says where the limit comes from)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}{why}, got {value}")
+        return value
+
+    return parse
+
+
+positive_int = whole_number(1)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that says a bad value in one sentence: '--threshold must be between 0 and 1, got 5'."""
+
+    def error(self, message: str):
+        super().error(re.sub(r"^argument (\S+): must ", r"\1 must ", message))
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """--help that names each option's default where it has one (never "default: None") and keeps
+    the examples' lines."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (not action.option_strings or "default" in text or default in (None, False, argparse.SUPPRESS)
+                or text == argparse.SUPPRESS):
+            return text
+        if isinstance(default, Path):
+            default = _short_path(default)
+        return f"{text} (default: {str(default).replace('%', '%%')})"
+
+    def add_argument(self, action: argparse.Action) -> None:
+        if isinstance(action, argparse._SubParsersAction) and action.choices:
+            # argparse measures the verbs one indent short: room for the longest, so each help stays on its line
+            longest = max(map(len, action.choices))
+            self._action_max_length = max(self._action_max_length,
+                                          self._current_indent + 2 * self._indent_increment + longest)
+        super().add_argument(action)
+
+
+def _short_path(path: Path) -> str:
+    """A path as a person would type it: relative to the working folder when inside it."""
+    path = path.resolve()
+    try:
+        return str(path.relative_to(Path.cwd())) or "."
+    except ValueError:
+        return str(path)
+
+
+def examples(*lines: str) -> str:
+    """A verb's --help epilog: a few command lines to copy."""
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
 def _train(args) -> int:
     from facemask.training import train
 
-    train(out_dir=args.out, plots_dir=args.plots, closeups_dir=args.data, epochs=args.epochs,
-          size=args.size, seed=args.seed, photos=args.photos, fold=args.fold)
+    out, plots, ships = _training_folders(args)
+    import_keras()  # TensorFlow's start-up lines stay off the terminal; the run's own progress lines show
+    with export_chatter_dropped():
+        train(out_dir=out, plots_dir=plots, closeups_dir=args.data, epochs=args.epochs,
+              size=args.size, seed=args.seed, photos=args.photos, fold=args.fold)
+    if not ships:
+        print(f"try it: facemask detect --model {_short_path(out / config.TFLITE_MODEL.name)} PHOTO "
+              "(the shipped model is unchanged: train with --ship to replace it)")
     return 0
 
 
+def _training_folders(args) -> tuple[Path, Path, bool]:
+    """(model folder, plots folder, whether that is the shipped model's folder): models/ only with --ship."""
+    out = args.out or (config.MODELS_DIR if args.ship else config.TRAINED_DIR)
+    ships = _inside(out, config.MODELS_DIR)
+    if ships and not args.ship:
+        raise FacemaskError(f"--out {args.out} is in the shipped model's folder ({_short_path(config.MODELS_DIR)}/): "
+                            "add --ship to replace the shipped model, or leave out --out to write to "
+                            f"{_short_path(config.TRAINED_DIR)}/.")
+    plots = args.plots or (config.PLOTS_DIR if ships else out / "plots")
+    return out, plots, ships
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    path, folder = Path(path).resolve(), Path(folder).resolve()
+    return path == folder or folder in path.parents
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="facemask", description=__doc__,
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = Parser(prog="facemask", description=__doc__, formatter_class=HelpFormatter,
+                    epilog=examples("facemask detect photo.jpg",
+                                    "facemask VERB --help    (a verb's options and examples)"))
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = HelpFormatter
 
     def common(p, threshold=True):
         p.add_argument("--detector", choices=config.DETECTORS, default=config.DEFAULT_DETECTOR,
                        help="face detector")
         if threshold:
-            p.add_argument("--threshold", type=float, default=config.DEFAULT_THRESHOLD,
-                           help="minimum face-detector score")
+            p.add_argument("--threshold", type=probability, default=config.DEFAULT_THRESHOLD,
+                           help=config.THRESHOLD_HELP)
         p.add_argument("--model", type=Path, help="classifier file (default: the shipped one in models/)")
         p.add_argument("--backend", choices=BACKENDS, default=config.CLASSIFIER_BACKEND,
                        help="how the classifier is served")
 
-    p = verbs.add_parser("detect", help="find faces and mask status in pictures", formatter_class=fmt)
-    p.add_argument("paths", nargs="+", metavar="PATH", help="pictures or folders of pictures")
+    from facemask import distributed
+
+    p = verbs.add_parser("detect", help="find faces and mask status in pictures", formatter_class=fmt,
+                         epilog=examples("facemask detect photo.jpg",
+                                         "facemask detect photos/ --out annotated/ --json faces.json",
+                                         "facemask detect crowd.jpg --threshold 0.5 --blur --out annotated/"))
+    p.add_argument("paths", nargs="+", metavar="SOURCE",
+                   help="pictures, folders of pictures, globs ('photos/**/*.jpg', quoted) or .txt files listing "
+                        "one path a line")
     common(p)
     p.add_argument("--out", type=Path, help="folder for annotated pictures")
     p.add_argument("--json", type=Path, help="write one entry per picture to this JSON file")
     p.add_argument("--blur", action="store_true", help="pixelate faces in the annotated pictures")
+    p.add_argument("--ray", action="store_true",
+                   help="run on Ray: a pool of actors, each holding the models once (pip install -e '.[ray]')")
+    p.add_argument("--address", help="with --ray: the cluster's head, HOST:PORT (default: a local Ray for this run)")
+    p.add_argument("--jsonl", type=Path,
+                   help="with --ray: append one line per picture here; a re-run skips the pictures already in it")
+    p.add_argument("--workers", type=int, help="with --ray: actors in the pool (default: one per CPU of the cluster)")
+    p.add_argument("--batch-size", type=int, default=distributed.BATCH_SIZE, help="with --ray: pictures per actor call")
+    p.add_argument("--ray-logs", action="store_true", help="with --ray: show Ray's own logs and workers' output")
     p.set_defaults(func=_detect)
 
-    p = verbs.add_parser("video", help="annotate a video file (H.264 MP4)", formatter_class=fmt)
+    p = verbs.add_parser("video", help="annotate a video file (H.264 MP4)", formatter_class=fmt,
+                         epilog=examples("facemask video clip.mp4 --out annotated.mp4",
+                                         "facemask video clip.mp4 --out annotated.mp4 --csv counts.csv"))
     p.add_argument("file", type=Path, help="input video")
     p.add_argument("--out", type=Path, required=True, help="annotated MP4 to write")
     p.add_argument("--csv", type=Path, help="per-frame face counts")
@@ -198,7 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.set_defaults(func=_video)
 
-    p = verbs.add_parser("evaluate", help="score the pipeline on Pascal VOC photos", formatter_class=fmt)
+    p = verbs.add_parser("evaluate", help="score the pipeline on Pascal VOC photos", formatter_class=fmt,
+                         epilog=examples("facemask evaluate    (the shipped model on the holdout dev photos)",
+                                         "facemask evaluate --images photos/ --annotations xml/ --json report.json"))
     p.add_argument("--images", type=Path, default=config.DEV_IMAGES, help="folder of photos")
     p.add_argument("--annotations", type=Path, default=config.DEV_ANNOTATIONS, help="Pascal VOC XML folder")
     p.add_argument("--predictions", type=Path, metavar="FILE",
@@ -212,33 +361,44 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.set_defaults(func=_evaluate)
 
-    p = verbs.add_parser("benchmark", help="time every stage, cold start and memory", formatter_class=fmt)
-    p.add_argument("--repeats", type=int, default=50, help="timed runs per frame")
-    p.add_argument("--frames", type=int, default=1000, help="frames served before memory is read")
+    p = verbs.add_parser("benchmark", help="time every stage, cold start and memory", formatter_class=fmt,
+                         epilog=examples("facemask benchmark --json benchmark.json",
+                                         "facemask benchmark --repeats 5 --frames 100 --no-naive    (a quick look)"))
+    p.add_argument("--repeats", type=positive_int, default=50, help="timed runs per frame")
+    p.add_argument("--frames", type=whole_number(2, " (memory is read half-way and at the end)"), default=1000,
+                   help="frames served before memory is read")
     p.add_argument("--no-naive", action="store_true", help="skip the naive SSD + predict-per-face baseline")
     p.add_argument("--json", type=Path, help="write all figures as JSON here")
     p.set_defaults(func=_benchmark)
 
     from facemask import training
 
-    p = verbs.add_parser("train", help="train the mask classifier the app ships", formatter_class=fmt)
+    p = verbs.add_parser("train", help="train the mask classifier (the shipped one is replaced only with --ship)",
+                         formatter_class=fmt,
+                         epilog=examples(f"facemask train    (writes {_short_path(config.TRAINED_DIR)}/)",
+                                         "facemask train --epochs 2 --out /tmp/quick-model",
+                                         "facemask train --ship    (replaces the shipped model in models/)"))
     p.add_argument("--data", type=Path, default=config.CLASSIFICATION_DIR,
                    help="folder with with_mask/ and without_mask/ close-ups")
-    p.add_argument("--epochs", type=int, default=training.EPOCHS, help="training epochs")
-    p.add_argument("--size", type=int, default=config.CROP_SIZE, help="crop side in pixels")
+    p.add_argument("--epochs", type=positive_int, default=training.EPOCHS, help="training epochs")
+    p.add_argument("--size", type=whole_number(32, " (MobileNetV2's smallest input)"), default=config.CROP_SIZE,
+                   help="crop side in pixels")
     p.add_argument("--seed", type=int, default=training.SEED, help="random seed")
     p.add_argument("--photos", default=training.TRAIN_PHOTOS,
                    help="dev splits whose faces are trained on, joined by '+'; the rest score the report")
     p.add_argument("--fold", type=_fold, default=None, metavar="I/K",
                    help="cross-validation: train on the --photos outside fold I of K, report on fold I")
-    p.add_argument("--out", type=Path, default=config.MODELS_DIR, help="where the model goes")
-    p.add_argument("--plots", type=Path, default=config.PLOTS_DIR, help="where the plots go")
+    p.add_argument("--out", type=Path,
+                   help=f"where the model goes (default: {_short_path(config.TRAINED_DIR)}; with --ship, models/)")
+    p.add_argument("--plots", type=Path, help="where the plots go (default: OUT/plots; with --ship, plots/)")
+    p.add_argument("--ship", action="store_true",
+                   help="replace the shipped model in models/ (the one the app and the CLI use) and its plots")
     p.set_defaults(func=_train)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_environment()  # before anything imports TensorFlow
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

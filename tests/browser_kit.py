@@ -291,3 +291,14 @@ def launch_chromium(browser_type, camera: Path):
         "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={camera}"])
+
+
+# --- the photo page's detector runs (tests/conftest.py points the server's FACEMASK_DETECT_LOG here) ---
+
+DETECT_LOG = config.ROOT / "test-artifacts" / "photo-detections.log"
+
+
+def detector_runs(name: str) -> int:
+    """How many times the server has run the face detector on an uploaded photo called `name`."""
+    lines = DETECT_LOG.read_text(encoding="utf-8").splitlines() if DETECT_LOG.exists() else []
+    return sum(line.split(" ", 1)[1] == name for line in lines)

@@ -35,7 +35,9 @@ def server(tmp_path_factory) -> kit.Server:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     thread_log = tmp_path_factory.mktemp("server") / "threads.txt"
     thread_log.touch()
-    env = {**os.environ, "FACEMASK_RTC_CONFIGURATION": '{"iceServers": []}', "FACEMASK_THREAD_LOG": str(thread_log)}
+    kit.DETECT_LOG.write_text("")  # the server adds a line per photo it runs the detector on
+    env = {**os.environ, "FACEMASK_RTC_CONFIGURATION": '{"iceServers": []}', "FACEMASK_THREAD_LOG": str(thread_log),
+           "FACEMASK_DETECT_LOG": str(kit.DETECT_LOG)}
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, str(config.ROOT / "tests" / "serve_app.py"), "run", "app.py",
