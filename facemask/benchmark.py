@@ -142,6 +142,9 @@ def run(repeats: int = 50, soak_frames: int = 1000, naive: bool = True, progress
         progress(f"classifier {name}: " + ", ".join(
             f"{k} {v['median_ms']} ms" for k, v in results["classifier"][name].items()))
 
+    results["photo_sizes"] = photo_sizes(max(repeats // 10, 3))
+    progress("photo mode by size: " + ", ".join(f"{k} {v['median_s']} s, peak {v['peak_rss_mb']} MB"
+                                                 for k, v in results["photo_sizes"].items()))
     results["cold_start_s"] = cold_start()
     progress(f"cold start (import + load + first frame): {results['cold_start_s']} s")
     results["memory"] = soak(soak_frames)
@@ -183,6 +186,47 @@ print(json.dumps(out))
 """
 
 
+_PHOTO = """
+import io, json, sys, time
+import cv2
+from facemask import Pipeline, config, decode_image
+from facemask.benchmark import status
+megapixels, repeats = float(sys.argv[1]), int(sys.argv[2])
+image = cv2.imread(str(config.DEV_IMAGES / "maksssksksss260.jpg"))
+factor = (megapixels * 1e6 / (image.shape[0] * image.shape[1])) ** 0.5
+data = cv2.imencode(".jpg", cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC),
+                    [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+p = Pipeline()
+times = []
+for _ in range(repeats):
+    t0 = time.perf_counter()
+    faces = p.detect(decode_image(data))
+    times.append(time.perf_counter() - t0)
+times.sort()
+print(json.dumps({"median_s": round(times[len(times) // 2], 3), "faces_found": len(faces),
+                  "peak_rss_mb": round(status("VmHWM"), 1)}))
+"""
+
+
+def status(key: str) -> float:
+    """A line of /proc/self/status in MB: VmHWM is this process's own peak RSS."""
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def photo_sizes(repeats: int = 5, sizes=(0.3, 2, 12)) -> dict:
+    """Photo mode (decode + detect + classify) on one crowd photo enlarged to each size in megapixels,
+    each size in a fresh process so that its peak RSS is its own."""
+    out = {}
+    for megapixels in sizes:
+        done = subprocess.run([sys.executable, "-c", _PHOTO, str(megapixels), str(repeats)], capture_output=True,
+                              text=True, check=True)
+        out[f"{megapixels} MP"] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
+
+
 def cold_start(runs: int = 3) -> float:
     """Wall seconds for a fresh Python process to import facemask, load the models and run one
     frame (interpreter start-up included); the median of a few runs."""
@@ -214,6 +258,10 @@ def format_results(results: dict) -> str:
     lines += ["", "classifier ms per batch (median)"]
     for name, row in results["classifier"].items():
         lines.append(f"  {name:<40}" + "".join(f"{k}: {v['median_ms']:>7.2f}   " for k, v in row.items()))
+    if "photo_sizes" in results:
+        lines += ["", "photo mode (decode + detect + classify), one crowd photo enlarged:"]
+        lines += [f"  {k:>7}: {v['median_s']:.3f} s median, peak RSS {v['peak_rss_mb']:.0f} MB, "
+                  f"{v['faces_found']} faces" for k, v in results["photo_sizes"].items()]
     lines += ["", f"cold start (import + load + first frame): {results['cold_start_s']} s",
               f"memory: {results['memory']}"]
     if "speedup_4_faces_vs_naive" in results:

@@ -147,7 +147,8 @@ def _evaluate(args) -> int:
     split = args.split
     if split is None:
         # the shipped model trains on the train and val photos: only holdout is unseen
-        split = "holdout" if Path(args.images).resolve() == config.DEV_IMAGES.resolve() else "all"
+        known = {images.resolve() for images, _ in config.SOURCES.values()}
+        split = "holdout" if Path(args.images).resolve() in known else "all"
     report = evaluate(pipeline, args.images, args.annotations, None if split == "all" else split,
                       out_json=args.json, plots_dir=args.plots, progress=progress_bar("evaluating"))
     print(format_report(report))
@@ -355,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "in the same format) against --annotations, ranked by each face's score, instead of running "
                         "the pipeline")
     p.add_argument("--split", choices=["train", "val", "holdout", "all"], default=None,
-                   help="which dev split (default: holdout for the dev photos, all for other folders)")
+                   help="which split (default: holdout for the photos of ../shared, all for other folders)")
     p.add_argument("--json", type=Path, help="write the report as JSON here")
     p.add_argument("--plots", type=Path, help="write PR curves and example photos here")
     common(p)
