@@ -100,10 +100,14 @@ MAX_UPLOAD_MB = 25
 # min_side: upscale small pictures until their short side reaches this many pixels.
 # box_scale: (dx, dy, sw, sh) reshapes the detector's box to the annotated face box.
 DETECTOR_SETTINGS: dict[str, dict] = {
-    # box_scale measured by notebooks/box_calibration.py; min_side by notebooks/detector_sweep.py
-    "yunet": {"min_side": (0, 720), "box_scale": (0.025, 0.133, 1.046, 0.916)},
+    # box_scale measured by notebooks/box_calibration.py on the train photos of both sources (the median over
+# both annotation styles); min_side by notebooks/detector_sweep.py
+    # passes: the picture as it is (shrunk to a long side of 1280 px if larger: the large faces of phone
+    # photos), and one upscaled to a short side of 720 px (small photos) or shrunk to a long side of 2560
+    # (the small faces of large crowds); notebooks/large_photos.py
+    "yunet": {"min_side": (0, 720), "max_side": (1280, 2560), "box_scale": (0.013, 0.088, 1.029, 0.943)},
     "ssd": {"min_side": 0},
-    "haar": {"min_side": 0},
+    "haar": {"min_side": 0, "max_side": 1280},
 }
 # Live video (webcam, `facemask video`): a single pass, downscaled so the long side is at most
 # max_side pixels: webcam faces are large, and the frame budget is tight.
