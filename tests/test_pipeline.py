@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 
@@ -341,3 +342,27 @@ def test_the_threshold_applies_to_the_chance_of_a_face_not_the_detector_score(pi
         assert len(rules["P(face)"]) != len(rules["detector score"])
         assert on_face["P(face)"].sum() >= on_face["detector score"].sum()
         assert (~on_face["P(face)"]).sum() <= (~on_face["detector score"]).sum()
+
+
+def recall(dets, truth_xyxy):
+    """Share of the annotated faces that a shown box overlaps with IoU >= 0.5."""
+    ious = iou_matrix(truth_xyxy, dets.xyxy)
+    return float(np.mean(ious.max(axis=1) >= 0.5)) if ious.shape[1] else 0.0
+
+
+def test_crowd_photos_enlarged_to_12_megapixels_keep_their_faces(pipeline):
+    # phone-size pictures: the detector works on shrunk copies (one for large faces, one for the small
+    # faces of a crowd), so enlarging a photo to 12 MP must not lose the faces found on the original
+    found = {"original": [], "12 MP": []}
+    for stem in ("maksssksksss518", "maksssksksss240", "maksssksksss260"):  # 83, 61 and 53 faces
+        image, ann = dev_photo(stem)
+        factor = (12e6 / (image.shape[0] * image.shape[1])) ** 0.5
+        big = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+        assert big.shape[0] * big.shape[1] >= 11.5e6
+        found["original"].append(recall(pipeline.detect(image), ann.xyxy) * len(ann.xyxy))
+        found["12 MP"].append(recall(pipeline.detect(big), ann.xyxy * factor) * len(ann.xyxy))
+        factors = {pipeline.detector._factor(*big.shape[:2], *sides) for sides in pipeline.detector.passes}
+        assert max(factors) * max(big.shape[:2]) <= 2560, "a 12 MP photo is never searched at full size"
+    original, enlarged = sum(found["original"]), sum(found["12 MP"])
+    assert original >= 100, found
+    assert enlarged >= 0.9 * original, found
