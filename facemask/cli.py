@@ -163,6 +163,88 @@ def _benchmark(args) -> int:
     return 0
 
 
+def _watch(args) -> int:
+    import json
+    import signal
+    import threading
+
+    from facemask.sources import kind_of
+    from facemask.watch import watch
+
+    for source in args.sources:
+        if kind_of(source) == "file" and not Path(source).is_file():
+            raise FacemaskError(f"{source}: no such video file, and not a camera URL (rtsp://, rtmp://, http://, "
+                                "https://) or device (0, /dev/video0).")
+    if len(args.name) > len(args.sources):
+        raise FacemaskError(f"{len(args.name)} --name for {len(args.sources)} SOURCE: give at most one per SOURCE.")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())  # stop cleanly: end the events, write what is waiting
+    summary = watch(args.sources, args.name, db_url=args.db, fps=args.fps, duration_s=args.duration,
+                    webhook=args.webhook, privacy=args.privacy, retention_days=args.retention_days or None,
+                    pipeline=_pipeline(args, live=True), stop=stop, status_every_s=args.status_every)
+    for name, camera in summary["cameras"].items():
+        print(f"{name}: {plural(camera['frames_analysed'], 'frame')} analysed, {plural(camera['people'], 'person')} "
+              f"seen, {plural(camera['events'], 'event')} ({camera['state']})")
+    lost = summary["records_lost"]
+    print(f"{plural(summary['records_written'], 'record')} written to {summary['database']}"
+          + (f"; {lost} LOST (database unavailable, buffer full)" if lost else ""))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, indent=2))
+    return 1 if summary["records_lost"] else 0
+
+
+def _events(args) -> int:
+    from facemask.export import safe_filename
+    from facemask.store import Store, events_to_csv, events_to_json, to_utc
+
+    store = Store(args.db)
+    if args.purge_days:
+        gone = store.purge(args.purge_days)
+        print(f"deleted {plural(gone['events'], 'event')} and {plural(gone['minute_counts'], 'minute count')} "
+              f"older than {args.purge_days:g} days", file=sys.stderr)
+    since = to_utc(args.since) if args.since else None
+    until = to_utc(args.until) if args.until else None
+    events = store.events(camera=args.camera or None, since=since, until=until, images=bool(args.snapshots))
+    if args.limit:
+        events = events[-args.limit:]
+    if args.snapshots:
+        args.snapshots.mkdir(parents=True, exist_ok=True)
+        for event in events:
+            stem = safe_filename(f"{event['id']}_{event['camera']}_{event['time']}")
+            for key, suffix in (("face_jpeg", "_face.jpg"), ("frame_jpeg", "_frame.jpg")):
+                if event.get(key):
+                    (args.snapshots / f"{stem}{suffix}").write_bytes(event[key])
+    if args.json:
+        text = events_to_json(events) + "\n"
+    elif args.csv:
+        text = events_to_csv(events)
+    else:
+        lines = [f"{'time (UTC)':24}  {'camera':16}  {'label':22}  score  duration  box"]
+        lines += [f"{e['time']:24}  {e['camera'][:16]:16}  {e['label']:22}  {e['score']:.2f}   {e['duration_s']:6.1f} s"
+                  f"  {e['box']}" for e in events]
+        text = "\n".join(lines) + "\n" + f"{plural(len(events), 'event')} in {store.name}\n"
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+        print(f"{plural(len(events), 'event')} written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def positive_number(text: str) -> float:
+    """argparse type: a number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
 def _fold(text: str) -> tuple[int, int]:
     try:
         i, k = (int(v) for v in text.split("/"))
@@ -361,6 +443,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-naive", action="store_true", help="skip the naive SSD + predict-per-face baseline")
     p.add_argument("--json", type=Path, help="write all figures as JSON here")
     p.set_defaults(func=_benchmark)
+
+    p = verbs.add_parser("watch", help="watch cameras: record every face without a mask, alert", formatter_class=fmt,
+                         epilog=examples("facemask watch rtsp://user:pass@10.0.0.5/stream --name door",
+                                         "facemask watch rtsp://cam1/live rtsp://cam2/live --name door --name hall "
+                                         "--webhook https://hooks.example/mask",
+                                         "facemask watch entrance.mp4 --duration 60 --db sqlite:///entrance.db",
+                                         "facemask events --since 2026-12-01T08:00Z    (what it recorded)"))
+    p.add_argument("sources", nargs="+", metavar="SOURCE",
+                   help="rtsp://, rtmp:// or http(s):// (MJPEG or HLS) stream, a video file (read at its own frame "
+                        "rate, ending where it ends) or a camera device (0, /dev/video0)")
+    p.add_argument("--name", action="append", default=[], metavar="NAME",
+                   help="a camera's name, once per SOURCE in order (default: its host and path or file name)")
+    p.add_argument("--db", metavar="URL",
+                   help=f"SQLAlchemy database URL, e.g. postgresql+psycopg://user:pass@host/facemask "
+                        f"(default: {config.DEFAULT_DB_URL})")
+    p.add_argument("--fps", type=positive_number, default=config.WATCH_FPS,
+                   help="frames analysed per second per camera")
+    p.add_argument("--duration", type=positive_number, metavar="S", help="stop after S seconds (default: run until "
+                   "stopped with Ctrl-C or SIGTERM)")
+    p.add_argument("--webhook", metavar="URL", help="POST each new event as JSON to this URL (retried, at most one "
+                   f"per camera every {config.ALERT_MIN_INTERVAL_S:g} s)")
+    p.add_argument("--privacy", "--blur", dest="privacy", action="store_true",
+                   help="pixelate the faces in the stored snapshots")
+    p.add_argument("--retention-days", type=float, default=config.RETENTION_DAYS, metavar="DAYS",
+                   help="delete events and counts older than this many days (0: keep everything)")
+    p.add_argument("--status-every", type=positive_number, default=config.STATUS_INTERVAL_S, metavar="S",
+                   help="print each camera's status line this often (and whenever it changes)")
+    p.add_argument("--json", type=Path, help="write the run's summary as JSON here")
+    common(p)
+    p.set_defaults(func=_watch)
+
+    p = verbs.add_parser("events", help="print the events `facemask watch` stored (JSON, CSV, snapshots)",
+                         formatter_class=fmt,
+                         epilog=examples("facemask events",
+                                         "facemask events --camera door --since 2026-12-01T08:00Z --json",
+                                         "facemask events --csv --out events.csv --snapshots snapshots/",
+                                         "facemask events --purge-days 30    (delete older events and counts first)"))
+    p.add_argument("--db", metavar="URL", help=f"SQLAlchemy database URL (default: {config.DEFAULT_DB_URL})")
+    p.add_argument("--camera", action="append", default=[], metavar="NAME", help="only this camera (repeatable)")
+    p.add_argument("--since", metavar="ISO", help="only events that began at or after this time (ISO 8601; "
+                   "no zone = UTC)")
+    p.add_argument("--until", metavar="ISO", help="only events that began before this time")
+    p.add_argument("--limit", type=positive_int, help="only the newest N events")
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true",
+                      help="a JSON list: camera, time, label, score, box, duration_s ...")
+    form.add_argument("--csv", action="store_true", help="CSV, one row per event")
+    p.add_argument("--out", type=Path, help="write to this file instead of the terminal")
+    p.add_argument("--snapshots", type=Path, metavar="DIR", help="also write each event's face and frame JPEGs here")
+    p.add_argument("--purge-days", type=positive_number, metavar="DAYS",
+                   help="first delete events and counts older than DAYS (the retention)")
+    p.set_defaults(func=_events)
 
     from facemask import training
 
