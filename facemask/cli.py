@@ -12,6 +12,7 @@ from facemask import config
 from facemask.classifier import BACKENDS
 from facemask.errors import FacemaskError
 from facemask.quiet import export_chatter_dropped, import_keras, quiet_environment
+from facemask.wording import faces_summary, plural
 
 
 def progress_bar(label: str):
@@ -253,18 +254,6 @@ def _fold(text: str) -> tuple[int, int]:
     if not 0 <= i < k:
         raise argparse.ArgumentTypeError(f"{text!r}: I must be in 0..K-1")
     return i, k
-
-
-def plural(count: int, noun: str) -> str:
-    """'1 face', '2 faces', '0 faces'."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-def faces_summary(counts: dict[str, int]) -> str:
-    """'3 faces: 1 with mask, 2 without mask' from counts per class (classes seen 0 times left out)."""
-    total = sum(counts.values())
-    parts = [f"{n} {config.CLASS_TITLES[name].lower()}" for name, n in counts.items() if n]
-    return plural(total, "face") + (": " + ", ".join(parts) if parts else "")
 
 
 def probability(text: str) -> float:
