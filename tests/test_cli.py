@@ -116,6 +116,22 @@ with native_stderr_filtered():
     assert result.stderr.splitlines() == [real_error, "a message of our own"]
 
 
+def test_classifiers_built_in_parallel_threads_leave_stderr_where_it_was():
+    # the app and the watcher build pipelines in threads: fd 2 is held one thread at a time
+    code = """
+import os, sys, threading
+from facemask.classifier import MaskClassifier
+before = os.readlink("/proc/self/fd/2")
+threads = [threading.Thread(target=MaskClassifier) for _ in range(4)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print("same" if os.readlink("/proc/self/fd/2") == before else "moved")
+print("still here", file=sys.stderr)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "same\n", "still here\n"), result.stderr
+
+
 @pytest.mark.parametrize("args, sentence", [
     (("detect", ONE_FACE_PHOTO, "--threshold", "5"), "--threshold must be between 0 and 1, got 5"),
     (("video", "clip.mp4", "--out", "x.mp4", "--threshold", "-0.1"), "--threshold must be between 0 and 1, got -0.1"),
