@@ -395,8 +395,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", help="with --ray: the cluster's head, HOST:PORT (default: a local Ray for this run)")
     p.add_argument("--jsonl", type=Path,
                    help="with --ray: append one line per picture here; a re-run skips the pictures already in it")
-    p.add_argument("--workers", type=int, help="with --ray: actors in the pool (default: one per CPU of the cluster)")
-    p.add_argument("--batch-size", type=int, default=distributed.BATCH_SIZE, help="with --ray: pictures per actor call")
+    p.add_argument("--workers", type=positive_int,
+                   help="with --ray: actors in the pool (default: one per CPU of the cluster)")
+    p.add_argument("--batch-size", type=positive_int, default=distributed.BATCH_SIZE,
+                   help="with --ray: pictures per actor call")
     p.add_argument("--ray-logs", action="store_true", help="with --ray: show Ray's own logs and workers' output")
     p.set_defaults(func=_detect)
 
