@@ -47,6 +47,7 @@ def verbs() -> dict[str, argparse.ArgumentParser]:
 def test_detect_says_1_face_singular_and_nothing_from_the_libraries():
     result = facemask("detect", ONE_FACE_PHOTO)
     assert_quiet(result)
+    assert result.stderr == ""
     lines = result.stdout.splitlines()
     assert lines[0] == f"{ONE_FACE_PHOTO}: 1 face: 1 {config.CLASS_TITLES['with_mask'].lower()}", result.stdout
     assert lines[-1].startswith("1 of 1 picture processed; 1 face"), result.stdout
@@ -61,6 +62,7 @@ def test_evaluate_on_three_annotated_photos_prints_only_its_report(tmp_path):
         (annotations / f"{stem}.xml").symlink_to(config.DEV_ANNOTATIONS / f"{stem}.xml")
     result = facemask("evaluate", "--images", images, "--annotations", annotations)
     assert_quiet(result)
+    assert result.stderr.strip() == "evaluating [" + "#" * 30 + "] 3/3"  # its progress line, nothing else
     assert "3 photos" in result.stdout and "mean(with,without)" in result.stdout
 
 
@@ -69,6 +71,7 @@ def test_video_prints_its_frame_count_and_nothing_from_the_libraries(tmp_path):
     out, counts = tmp_path / "annotated.mp4", tmp_path / "counts.csv"
     result = facemask("video", clip, "--out", out, "--csv", counts)
     assert_quiet(result)
+    assert result.stderr.strip() == "clip.mp4 [" + "#" * 30 + "] 4/4"  # its progress line, nothing else
     assert result.stdout.startswith(f"4 frames written to {out}, counts in {counts}"), result.stdout
     assert out.stat().st_size > 0 and len(counts.read_text().splitlines()) == 5
 
