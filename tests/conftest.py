@@ -44,6 +44,24 @@ def ray_cluster():
         shutil.rmtree(base, ignore_errors=True)
 
 
+# --- a real PostgreSQL server on 127.0.0.1, run as nobody (tests/postgres_kit.py) ---------------------
+
+@pytest.fixture(scope="session")
+def postgres():
+    import shutil
+    import tempfile
+
+    import postgres_kit
+
+    base = tempfile.mkdtemp(prefix="fmpg")
+    server = postgres_kit.start_postgres(base)
+    try:
+        yield server
+    finally:
+        postgres_kit.stop_postgres(server)
+        shutil.rmtree(base, ignore_errors=True)
+
+
 # --- browser tests: one server, one browser, one fake camera for the session ----------------------
 
 @pytest.fixture(scope="session")
