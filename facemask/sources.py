@@ -258,7 +258,7 @@ class CameraReader:
             stream = container.streams.video[0]
             codec = getattr(stream.codec_context, "name", None)
             if stream.codec_context is None or not codec or codec == "none":
-                raise SourceProblem("can't decode its video: codec unknown to FFmpeg")
+                raise SourceProblem("can't decode its video: its codec is unknown to FFmpeg")
             return self._decode(container, stream)
         finally:
             container.close()

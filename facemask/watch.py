@@ -42,6 +42,7 @@ class RecordWriter:
         self.store, self.capacity, self.say, self.interval_s = store, capacity, say, interval_s
         self.retention_days, self.backoff_s = retention_days, backoff_s
         self._pending: dict[tuple, Record] = {}
+        self.schema_ready = False  # made on the first write that reaches the database
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -121,6 +122,9 @@ class RecordWriter:
         if not batch:
             return True
         try:
+            if not self.schema_ready:
+                self.store.ensure_schema()
+                self.schema_ready = True
             self.store.write(batch.values())
         except StoreUnavailable as exc:
             self._give_back(batch)
@@ -422,8 +426,14 @@ def watch(sources: list[str], names: list[str] | None = None, db_url: str | None
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:
             cameras_names[k] = f"{name}-{seen[name]}"
-    store = Store(db_url)
+    store = Store(db_url, create=False)
     writer = RecordWriter(store, retention_days=retention_days)
+    try:
+        store.ensure_schema()
+        writer.schema_ready = True
+    except StoreUnavailable as exc:  # start anyway: records wait in memory until it answers
+        say(f"database unavailable at start: {exc} Records wait in memory (up to {writer.capacity}).")
+        writer.down_since, writer.down_reason = time.time(), str(exc)
     alerter = WebhookAlerter(webhook) if webhook else None
     pipeline = pipeline or Pipeline(live=True)
     cameras = [CameraWatcher(source, name, fps=fps, privacy=privacy) for source, name in zip(sources, cameras_names)]
