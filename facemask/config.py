@@ -78,7 +78,7 @@ RECORD_FIELDS = {
     "detector_score": "the face detector's raw score, before calibration",
     "probabilities": "P(class | face) for every class",
 }
-# classifier input side in pixels (64 vs 96 measured in the README); a trained model's own size,
+# classifier input side in pixels (64 vs 96 measured in docs/research_log.md); a trained model's own size,
 # from its model_info.json, wins at serving time
 CROP_SIZE = 64
 CLASSIFIER_BACKEND = "litert"  # litert | opencv | keras: see facemask/classifier.py
@@ -90,7 +90,7 @@ MAX_IMAGE_PIXELS = 50_000_000  # beyond any camera photo: refuse as a decompress
 MIN_IMAGE_SIDE = 16
 MAX_UPLOAD_MB = 25
 
-# Per-detector settings, chosen by measurement on the training photos (see README):
+# Per-detector settings, chosen by measurement on the training photos (see docs/research_log.md):
 # min_side: upscale small pictures until their short side reaches this many pixels.
 # box_scale: (dx, dy, sw, sh) reshapes the detector's box to the annotated face box.
 DETECTOR_SETTINGS: dict[str, dict] = {
@@ -103,11 +103,11 @@ DETECTOR_SETTINGS: dict[str, dict] = {
 # max_side pixels: webcam faces are large, and the frame budget is tight.
 LIVE_DETECTOR_SETTINGS: dict = {"min_side": 0, "max_side": 320}
 # The webcam page asks the browser for at most this many frames per second: on 2 cores shared with
-# the browser the server annotates nearly every one of them (README, Speed).
+# the browser the server annotates nearly every one of them (docs/research_log.md, Speed).
 LIVE_CAMERA_FPS = 24
 LIVE_STATS_REFRESH_S = 1.0  # the live page's counts, speed and alert are redrawn this often
 # Photos (not live video): each face is classified as seen and mirrored, in the same batched call,
-# and the two probability vectors are averaged (README, Results: +0.7 mean AP on val).
+# and the two probability vectors are averaged (docs/research_log.md, Results: +0.7 mean AP on val).
 MIRROR_AVERAGE_PHOTOS = True
 CANDIDATE_THRESHOLD = 0.05  # detectors keep boxes down to this score; the pipeline filters later
 
