@@ -36,13 +36,14 @@ class WebhookAlerter:
 
     def __init__(self, url: str, min_interval_s: float = config.ALERT_MIN_INTERVAL_S,
                  retries: int = config.ALERT_RETRIES, backoff_s: float = config.ALERT_BACKOFF_S,
-                 timeout_s: float = config.ALERT_TIMEOUT_S, say: Callable[[str], None] = _say) -> None:
+                 timeout_s: float = config.ALERT_TIMEOUT_S, say: Callable[[str], None] = _say,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if not url.lower().startswith(("http://", "https://")):
             raise FacemaskError(f"--webhook {redact(url)}: give an http:// or https:// URL.")
         self.url, self.name = url, redact(url)
         self.min_interval_s, self.retries = min_interval_s, retries
         self.backoff_s, self.timeout_s = backoff_s, timeout_s
-        self.say = say
+        self.say, self.clock = say, clock
         self.sent = self.failed = self.held_back = 0
         self._last_sent: dict[str, float] = {}
         self._held: dict[str, int] = {}
@@ -53,7 +54,7 @@ class WebhookAlerter:
 
     def send(self, event: EventRecord) -> bool:
         """Queue an alert for `event` unless its camera had one less than min_interval_s ago; whether queued."""
-        now = time.monotonic()
+        now = self.clock()
         last = self._last_sent.get(event.camera)
         if last is not None and now - last < self.min_interval_s:
             self._held[event.camera] = self._held.get(event.camera, 0) + 1

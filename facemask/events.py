@@ -16,6 +16,8 @@ from facemask.detections import Detections
 from facemask.store import EventRecord
 from facemask.tracking import Track
 
+PRIVATE_FACE_BLOCKS = 8  # with privacy on, the face picture is this many blocks wide
+
 
 def jpeg(image: np.ndarray, long_side: int) -> bytes:
     """`image` (BGR) scaled down to `long_side` at most, as JPEG bytes."""
@@ -36,6 +38,11 @@ def snapshots(frame: np.ndarray, detections: Detections, row: int, privacy: bool
     left, top = int(max(0, x1 - pad)), int(max(0, y1 - pad))
     right, bottom = int(min(width, x2 + pad)), int(min(height, y2 + pad))
     face = picture[top:bottom, left:right] if right > left and bottom > top else picture
+    if privacy:  # the face picture is all face and margin: pixelate all of it, coarsely
+        height, width = face.shape[:2]
+        small = cv2.resize(face, (PRIVATE_FACE_BLOCKS, max(1, round(PRIVATE_FACE_BLOCKS * height / width))),
+                           interpolation=cv2.INTER_AREA)
+        face = cv2.resize(small, (width, height), interpolation=cv2.INTER_NEAREST)
     return (jpeg(face, config.SNAPSHOT_FACE_SIDE),
             jpeg(annotate(picture, detections), config.SNAPSHOT_FRAME_SIDE))
 
