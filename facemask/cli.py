@@ -178,12 +178,24 @@ def _watch(args) -> int:
                                 "https://) or device (0, /dev/video0).")
     if len(args.name) > len(args.sources):
         raise FacemaskError(f"{len(args.name)} --name for {len(args.sources)} SOURCE: give at most one per SOURCE.")
+    if args.ray is not None:  # before the signal handlers: Ray's start sets its own
+        from facemask import distributed
+
+        distributed.connect(args.ray or None, logs=args.ray_logs)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())  # stop cleanly: end the events, write what is waiting
-    summary = watch(args.sources, args.name, db_url=args.db, fps=args.fps, duration_s=args.duration,
-                    webhook=args.webhook, privacy=args.privacy, retention_days=args.retention_days or None,
-                    pipeline=_pipeline(args, live=True), stop=stop, status_every_s=args.status_every)
+    if args.ray is not None:
+        settings = {"detector": args.detector, "threshold": args.threshold, "backend": args.backend,
+                    "model_path": str(args.model.resolve()) if args.model else None}
+        summary = distributed.watch_on_ray(args.sources, args.name, args.db, settings, fps=args.fps,
+                                           duration_s=args.duration, webhook=args.webhook, privacy=args.privacy,
+                                           retention_days=args.retention_days or None, stop=stop,
+                                           status_every_s=args.status_every)
+    else:
+        summary = watch(args.sources, args.name, db_url=args.db, fps=args.fps, duration_s=args.duration,
+                        webhook=args.webhook, privacy=args.privacy, retention_days=args.retention_days or None,
+                        pipeline=_pipeline(args, live=True), stop=stop, status_every_s=args.status_every)
     for name, camera in summary["cameras"].items():
         print(f"{name}: {plural(camera['frames_analysed'], 'frame')} analysed, {plural(camera['people'], 'person')} "
               f"seen, {plural(camera['events'], 'event')} ({camera['state']})")
@@ -462,6 +474,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status-every", type=positive_number, default=config.STATUS_INTERVAL_S, metavar="S",
                    help="print each camera's status line this often (and whenever it changes)")
     p.add_argument("--json", type=Path, help="write the run's summary as JSON here")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDR",
+                   help="each camera a Ray actor with one CPU, restarted with its camera if it fails, on the cluster "
+                        "whose head is ADDR (HOST:PORT; none: a local Ray); use one --db for all (PostgreSQL)")
+    p.add_argument("--ray-logs", action="store_true", help="with --ray: show Ray's own logs and workers' output")
     common(p)
     p.set_defaults(func=_watch)
 
