@@ -128,9 +128,10 @@ def _video(args) -> int:
 
     pipeline = _pipeline(args, live=not args.photo_mode)
     summary = process_video(args.file, args.out, pipeline, csv_path=args.csv,
-                            progress=progress_bar(f"{Path(args.file).name}"))
+                            progress=progress_bar(f"{Path(args.file).name}"), blur=args.blur)
     print(f"{plural(summary['frames'], 'frame')} written to {args.out}"
-          + (f", counts in {args.csv}" if args.csv else ""))
+          + (f", counts in {args.csv}" if args.csv else "")
+          + f"; {summary['people']} {'person' if summary['people'] == 1 else 'people'} seen")
     if summary.get("warning"):
         print(f"warning: {summary['warning']}", file=sys.stderr)
     return 0
@@ -420,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path, help="input video")
     p.add_argument("--out", type=Path, required=True, help="annotated MP4 to write")
     p.add_argument("--csv", type=Path, help="per-frame face counts")
+    p.add_argument("--blur", action="store_true", help="pixelate faces in the annotated video")
     p.add_argument("--photo-mode", action="store_true",
                    help="also search upscaled frames for small faces (slower)")
     common(p)
