@@ -141,3 +141,9 @@ COUNTS_FLUSH_S = 10.0  # per-minute counts are sent to the store at least this o
 WRITE_INTERVAL_S = 1.0  # the store writer gathers records this long into one transaction
 WRITE_BUFFER = 10_000  # records kept in memory while the database is away; beyond, new ones are refused (loudly)
 PURGE_INTERVAL_S = 3600.0  # the watcher deletes records past the retention period this often
+# The Monitor page: asks for a password when one is set, in Streamlit's secrets (.streamlit/secrets.toml,
+# key MONITOR_PASSWORD_SECRET) or in the environment variable MONITOR_PASSWORD_ENV
+MONITOR_PASSWORD_SECRET = "monitor_password"
+MONITOR_PASSWORD_ENV = "FACEMASK_MONITOR_PASSWORD"
+MONITOR_REFRESH_S = 2.0  # the page redraws status, chart and events this often (a new event shows as an alert)
+MONITOR_STALE_S = 60.0  # a camera status older than this: no watcher is running for it
