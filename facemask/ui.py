@@ -69,7 +69,6 @@ PAGES = {  # file (relative to app.py) -> label and icon in the sidebar
     "pages/2_Live_webcam.py": ("Live webcam", ":material/videocam:"),
     "pages/3_Model_metrics.py": ("Model metrics", ":material/monitoring:"),
     "pages/4_Monitor.py": ("Monitor", ":material/camera_outdoor:"),
-    "pages/4_Monitor.py": ("Monitor", ":material/camera_outdoor:"),
 }
 DEFAULTS = {"detector": config.DEFAULT_DETECTOR, "threshold": float(config.DEFAULT_THRESHOLD), "blur": False}
 
