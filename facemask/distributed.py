@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facemask.config import CLASS_NAMES
+from facemask import config
 from facemask.errors import FacemaskError
 from facemask.export import image_record
 from facemask.imageio import load_image
@@ -159,7 +159,7 @@ def detect_to_jsonl(files: list[str], jsonl: Path, settings: dict, workers: int 
     done = written_images(jsonl)
     todo = list(dict.fromkeys(name for name in files if name not in done))
     summary = {"photos": len(files), "skipped": len(set(files) & done), "written": 0, "failed": 0,
-               "faces": {name: 0 for name in CLASS_NAMES}}
+               "faces": {name: 0 for name in config.CLASS_NAMES}}
     if not todo:
         return summary
     seen: set[str] = set()
@@ -301,7 +301,7 @@ def unique_names(sources: list[str], names: list[str] | None) -> list[str]:
 def watch_on_ray(sources: list[str], names: list[str] | None, db_url: str | None, settings: dict,
                  fps: float, duration_s: float | None = None, webhook: str | None = None, privacy: bool = False,
                  retention_days: float | None = None, stop: threading.Event | None = None,
-                 status_every_s: float = 10.0, say: Callable[[str], None] | None = None) -> dict:
+                 status_every_s: float = config.STATUS_INTERVAL_S, say: Callable[[str], None] | None = None) -> dict:
     """`facemask watch --ray`: every camera a Ray actor holding one CPU, restarted with its camera when its
     process dies, all writing to the store at `db_url` (PostgreSQL when the actors run on several machines).
     Needs `connect` first. The same summary as `facemask.watch.watch`."""
@@ -311,7 +311,11 @@ def watch_on_ray(sources: list[str], names: list[str] | None, db_url: str | None
     ray = import_ray()
     say = say or (lambda line: print(redact(line), file=sys.stderr, flush=True))
     stop = stop or threading.Event()
+    db_url = db_url or config.DEFAULT_DB_URL  # this machine's default, not each worker's own
     store = Store(db_url, create=False)
+    if store.engine.dialect.name == "sqlite" and len(ray.nodes()) > 1:
+        say(f"warning: {store.name} is a file: cameras placed on other machines write to their own copy. "
+            "Give every camera one database: --db postgresql://...")
     try:  # made once here, not by every actor at the same moment
         store.ensure_schema()
     except StoreUnavailable as exc:
