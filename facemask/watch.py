@@ -330,8 +330,10 @@ class Watcher:
     def __init__(self, cameras: list[CameraWatcher], pipeline: Pipeline, sink: Callable[[list[Record]], None],
                  alerts: Callable[[EventRecord], object] | None = None,
                  status_every_s: float = config.STATUS_INTERVAL_S, say: Callable[[str], None] = say,
-                 extra_status: Callable[[], str | None] | None = None) -> None:
+                 extra_status: Callable[[], str | None] | None = None,
+                 on_frame: Callable[[CameraWatcher, Frame, Detections], None] | None = None) -> None:
         self.cameras, self.pipeline, self.sink, self.alerts = cameras, pipeline, sink, alerts
+        self.on_frame = on_frame  # called with each analysed frame and its faces (drawing, streaming)
         self.status_every_s, self.say, self.extra_status = status_every_s, say, extra_status
         self._states: dict[str, tuple[str, str]] = {}
 
@@ -357,7 +359,8 @@ class Watcher:
                 camera.start()
         begin = time.monotonic()
         next_status = begin + self.status_every_s
-        tick = 1 / max(camera.fps for camera in self.cameras) if self.cameras else 1.0
+        # look for due frames often, so a frame is taken soon after it arrives (each camera keeps its own pace)
+        tick = min(config.WATCH_TICK_S, 1 / max(camera.fps for camera in self.cameras)) if self.cameras else 1.0
         active = list(self.cameras)
         try:
             while active and not stop.is_set():
@@ -367,6 +370,8 @@ class Watcher:
                 due = [(camera, frame) for camera in active if (frame := camera.next_frame(now)) is not None]
                 for (camera, frame), detections in zip(due, self._detect([frame for _, frame in due])):
                     self._handle(camera.process(frame, detections))
+                    if self.on_frame is not None:
+                        self.on_frame(camera, frame, detections)
                 waiting = {camera.name for camera, _ in due}
                 for camera in active:
                     if camera.name not in waiting and (records := camera.idle()):
