@@ -220,3 +220,86 @@ def format_results(results: dict) -> str:
         lines.append(f"default live pipeline vs naive on the 4-face frame: "
                      f"{results['speedup_4_faces_vs_naive']}x faster")
     return "\n".join(lines)
+
+
+def camera_capacity(max_cameras: int = 8, fps: float = 5.0, seconds: float = 20.0, warmup_s: float = 5.0,
+                    progress=print) -> dict:
+    """`facemask benchmark --cameras N`: how many 640x480 cameras sending `fps` frames a second this machine
+    keeps up with, every frame analysed and annotated. 1, 2, ... N cameras at once, each an H.264 video of
+    the benchmark frames (0, 1, 4, 8+ faces) read at its own rate by its own reader thread, through the
+    watcher's loop (one live Pipeline, detect_many across cameras, a tracker per camera, events and counts
+    into a SQLite store), each analysed frame drawn with `annotate`. A count is sustained when every camera
+    had >= 95% of its frames analysed over `seconds`; the ramp stops at the first count that is not."""
+    import tempfile
+    import threading
+    from pathlib import Path
+
+    import av
+
+    from facemask.annotate import annotate
+    from facemask.pipeline import Pipeline
+    from facemask.store import Store
+    from facemask.watch import CameraWatcher, RecordWriter, Watcher
+
+    frames = list(benchmark_frames().values())
+    pipeline = Pipeline(live=True)
+    results = {"frame_size": list(FRAME_SIZE), "fps": fps, "seconds": seconds, "cpu_cores": os.cpu_count(),
+               "load_average_before": round(os.getloadavg()[0], 1), "runs": {}}
+    with tempfile.TemporaryDirectory() as folder:
+        clip = Path(folder) / "camera.mp4"
+        with av.open(str(clip), "w", format="mp4") as container:  # 2 s of each frame, as long as one run
+            stream = container.add_stream("libx264", rate=round(fps))
+            stream.width, stream.height, stream.pix_fmt = FRAME_SIZE[0], FRAME_SIZE[1], "yuv420p"
+            stream.options = {"x264-params": f"keyint={round(fps)}:bframes=0"}
+            for k in range(round((warmup_s + seconds + 5) * fps)):
+                image = frames[(k // round(2 * fps)) % len(frames)]
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+            container.mux(stream.encode(None))
+        sustained = 0
+        for count in range(1, max_cameras + 1):
+            store = Store(f"sqlite:///{Path(folder) / f'run{count}.db'}")
+            writer = RecordWriter(store, say=lambda message: None, retention_days=None)
+            # sampled a little faster than the cameras send, so every new frame is taken as it comes
+            cameras = [CameraWatcher(str(clip), f"camera{k + 1}", fps=fps * 1.5) for k in range(count)]
+            watcher = Watcher(cameras, pipeline, writer.put, say=lambda message: None, status_every_s=3600,
+                              on_frame=lambda camera, frame, found: annotate(frame.image, found))
+            stop = threading.Event()
+            thread = threading.Thread(target=watcher.run, kwargs={"stop": stop}, daemon=True)
+            thread.start()
+            time.sleep(warmup_s)
+            start = ([c.processed for c in cameras], [c.status().frames for c in cameras], time.perf_counter())
+            time.sleep(seconds)
+            end = ([c.processed for c in cameras], [c.status().frames for c in cameras], time.perf_counter())
+            stop.set()
+            thread.join(30)
+            writer.close()
+            store.close()
+            elapsed = end[2] - start[2]
+            analysed = [(b - a) / elapsed for a, b in zip(start[0], end[0])]
+            sent = [(b - a) / elapsed for a, b in zip(start[1], end[1])]
+            share = min(a / s if s else 0.0 for a, s in zip(analysed, sent))
+            ok = share >= 0.95 and min(sent) >= 0.95 * fps
+            results["runs"][count] = {"analysed_fps_min": round(min(analysed), 2),
+                                      "analysed_fps_mean": round(statistics.mean(analysed), 2),
+                                      "received_fps_min": round(min(sent), 2), "analysed_share_min": round(share, 3),
+                                      "sustained": ok, "load_average": round(os.getloadavg()[0], 1)}
+            progress(f"{count} camera{'s' if count > 1 else ''}: analysed {min(analysed):.2f}-{max(analysed):.2f} "
+                     f"fps each of {min(sent):.2f}+ received ({share:.0%} of frames) -> "
+                     f"{'sustained' if ok else 'NOT sustained'}")
+            if not ok:
+                break
+            sustained = count
+    results["sustained_cameras"] = sustained
+    return results
+
+
+def format_camera_capacity(results: dict) -> str:
+    width, height = results["frame_size"]
+    lines = [f"cameras of {width}x{height} at {results['fps']:g} fps, every frame analysed and annotated "
+             f"({results['cpu_cores']} cores, load average {results['load_average_before']} before):"]
+    for count, run in results["runs"].items():
+        lines.append(f"  {count:>2} camera(s): {run['analysed_fps_min']:.2f} fps analysed per camera at worst, "
+                     f"{run['analysed_share_min']:.0%} of frames, load {run['load_average']}"
+                     f" -> {'sustained' if run['sustained'] else 'not sustained'}")
+    lines.append(f"sustained: {results['sustained_cameras']} camera(s)")
+    return "\n".join(lines)
