@@ -148,3 +148,5 @@ MONITOR_PASSWORD_ENV = "FACEMASK_MONITOR_PASSWORD"
 MONITOR_REFRESH_S = 2.0  # the page redraws status, chart and events this often (a new event shows as an alert)
 MONITOR_STALE_S = 60.0  # a camera status older than this: no watcher is running for it
 WATCH_TICK_S = 0.05  # the watcher looks for new frames this often
+WEBCAM_CAMERA_NAME = "webcam"  # the live page's camera name in the store when it records
+LIVE_COUNTS_WINDOW_S = 300.0  # the live page's counts cover this many seconds, not one frame

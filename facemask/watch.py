@@ -235,7 +235,7 @@ class CameraWatcher:
     def next_frame(self, now: float | None = None) -> Frame | None:
         """The newest frame not yet processed, when this camera is due for a sample (else None)."""
         now = time.monotonic() if now is None else now
-        if now < self._next_sample:
+        if now < self._next_sample - 0.1 / self.fps:  # a little early still counts: frames come with jitter
             return None
         frame = self.reader.latest(self._last_seq)
         if frame is not None:
