@@ -70,6 +70,7 @@ PAGES = {  # file (relative to app.py) -> label and icon in the sidebar
     "pages/3_Model_metrics.py": ("Model metrics", ":material/monitoring:"),
     "pages/4_Monitor.py": ("Monitor", ":material/camera_outdoor:"),
 }
+THRESHOLD_RANGE, THRESHOLD_STEP = (0.05, 0.95), 0.05  # the sidebar slider's
 DEFAULTS = {"detector": config.DEFAULT_DETECTOR, "threshold": float(config.DEFAULT_THRESHOLD), "blur": False}
 
 
@@ -113,9 +114,8 @@ def sidebar() -> Settings:
         st.selectbox("Face detector", config.DETECTORS, key="detector", on_change=_keep, args=("detector",),
                      format_func=lambda name: DETECTOR_LABELS.get(name, name),
                      help="Finds the faces; the mask classifier then labels each one.")
-        st.slider("Face confidence threshold", 0.05, 0.95, step=0.05, key="threshold", on_change=_keep,
-                  args=("threshold",),
-                  help=config.THRESHOLD_HELP)
+        st.slider("Face confidence threshold", *THRESHOLD_RANGE, step=THRESHOLD_STEP, key="threshold",
+                  on_change=_keep, args=("threshold",), help=config.THRESHOLD_HELP)
         st.checkbox("Blur faces (privacy)", key="blur", on_change=_keep, args=("blur",),
                     help="Pixelate every face in the annotated pictures and video.")
         st.caption("Settings apply to every page, including a running webcam stream.")
@@ -187,16 +187,18 @@ class PhotoFaces:
         return image_record(self.name, self.width, self.height, self.shown(threshold))
 
     def no_face_advice(self, threshold: float) -> str:
-        """What to try when no face passes the threshold: only suggests lowering it when it hides one."""
-        below = self.candidates.face_probability[self.candidates.face_probability < threshold]
+        """What to try when no face passes the threshold: only suggests lowering it when that would
+        show a face (a candidate between the slider's lowest value and the threshold)."""
+        p_face = self.candidates.face_probability
+        below = p_face[(p_face >= THRESHOLD_RANGE[0]) & (p_face < threshold)]
         if len(below):
-            return (f"No face at this threshold: {len(below)} weaker candidate"
-                    f"{'s' if len(below) > 1 else ''} (best P(face) {below.max():.2f}). Lower the threshold "
-                    f"in the sidebar to {max(np.floor(below.max() * 20) / 20, 0.05):.2f} to see "
-                    f"{'them' if len(below) > 1 else 'it'}.")
-        size = f"The photo is {self.width}×{self.height} px. "
-        return (f"No face found. {size}A face must be at least about {MIN_FACE_PX} px across and turned "
-                "mostly towards the camera: try a closer or larger photo.")
+            best = float(below.max())
+            lower = max(np.floor(round(best / THRESHOLD_STEP, 6)) * THRESHOLD_STEP, THRESHOLD_RANGE[0])
+            others = f" ({len(below)} in all)" if len(below) > 1 else ""
+            return (f"No face at this threshold. The likeliest box below it has P(face) {best:.2f}{others}: "
+                    f"lower the threshold in the sidebar to {lower:.2f} to see it.")
+        return (f"No face found. The photo is {self.width}×{self.height} px; a face must be at least about "
+                f"{MIN_FACE_PX} px across and turned mostly towards the camera: try a closer or larger photo.")
 
 
 def _note_detection(key: str, name: str) -> None:

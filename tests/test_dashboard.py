@@ -135,7 +135,7 @@ def test_moving_the_threshold_filters_the_faces_without_detecting_again(page, pi
     expected = sum(int((c.face_probability >= 0.95).sum()) for c in candidates)
     assert expected != shown, "pick photos whose count changes with the threshold"
     assert int(metric_value(page, "Faces in 2 photos")) == expected
-    if expected == 0:  # the advice names the weaker candidates the threshold now hides
+    if expected == 0:  # the advice names the likeliest box the threshold now hides
         assert page.get_by_text("No face at this threshold").count() == len(photos)
     assert {p.name: detector_runs(p.name) for p in photos} == runs, "the slider ran the detector again"
     screenshot(page, "upload_threshold_moved")

@@ -37,9 +37,12 @@ def test_refusals_say_why():
 
 
 def test_no_face_advice_suggests_a_lower_threshold_only_when_it_hides_a_face():
-    hidden = ui.PhotoFaces("crowd.jpg", 800, 600, candidates([0.22, 0.12]))
+    hidden = ui.PhotoFaces("crowd.jpg", 800, 600, candidates([0.20, 0.12, 0.01]))
     advice = hidden.no_face_advice(0.3)
-    assert "2 weaker candidates" in advice and "0.22" in advice and "to 0.20" in advice
+    assert "P(face) 0.20 (2 in all)" in advice and "to 0.20 to see it" in advice  # 0.01: no slider value shows it
+    assert "to 0.05" in ui.PhotoFaces("a.jpg", 800, 600, candidates([0.07])).no_face_advice(0.3)
+    junk = ui.PhotoFaces("a.jpg", 800, 600, candidates([0.01])).no_face_advice(0.3)
+    assert "threshold" not in junk
     nothing = ui.PhotoFaces("wall.jpg", 120, 90, Detections.empty())
     advice = nothing.no_face_advice(0.3)
     assert "threshold" not in advice and "120×90 px" in advice and f"{ui.MIN_FACE_PX} px" in advice
