@@ -255,6 +255,14 @@ def summary_row(name: str, result: PhotoFaces | FacemaskError, threshold: float)
     return {**row, "Status": "analysed" if row["Faces"] else "no face found"}
 
 
+def summary_table(rows: list[dict]) -> list[dict]:
+    """The rows as shown: a photo that was not read gets a dash, not a count (Streamlit writes None)."""
+    if all(row["Faces"] is not None for row in rows):
+        return rows
+    return [{key: ("–" if value is None else str(value)) if key not in ("Photo", "Status") else value
+             for key, value in row.items()} for row in rows]
+
+
 def png_bytes(image_bgr: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(image_bgr[:, :, ::-1])).save(buffer, format="PNG", optimize=False)

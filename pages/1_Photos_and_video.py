@@ -89,8 +89,8 @@ with photos_tab:
         records = [faces.record(settings.threshold) for _, _, faces in good]
         photos = f"{len(good)} photo" + ("s" if len(good) != 1 else "")
         ui.count_metrics(total_counts(records), total_label=f"Faces in {photos}")
-        st.dataframe([ui.summary_row(upload.name, faces, settings.threshold) for upload, _, faces in results],
-                     hide_index=True, key="summary")
+        st.dataframe(ui.summary_table([ui.summary_row(upload.name, faces, settings.threshold)
+                                       for upload, _, faces in results]), hide_index=True, key="summary")
         if good:
             shown = [(upload.name, upload.getvalue(), faces.shown(settings.threshold)) for upload, _, faces in good]
             blur = settings.blur

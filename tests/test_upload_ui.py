@@ -55,6 +55,9 @@ def test_summary_row_counts_the_faces_over_the_threshold_and_names_a_refusal():
     assert ui.summary_row("a.jpg", faces, 0.95)["Status"] == "no face found"
     refused = ui.summary_row("b.jpg", FacemaskError("b.jpg: the file is empty."), 0.3)
     assert refused["Status"] == "not read: the file is empty." and refused["Faces"] is None
+    shown = ui.summary_table([row, refused])
+    assert shown[0]["Faces"] == "2" and shown[1]["Faces"] == "–" and shown[1]["Status"] == refused["Status"]
+    assert ui.summary_table([row]) == [row], "all read: the counts stay numbers"
 
 
 def test_the_zip_holds_one_valid_picture_per_photo_even_with_one_name_twice():
