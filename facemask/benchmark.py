@@ -222,6 +222,100 @@ def format_results(results: dict) -> str:
     return "\n".join(lines)
 
 
+def ray_benchmark(photos: int = 64, worker_counts: tuple[int, ...] = (1, 2), rounds: int = 2, progress=print) -> dict:
+    """`facemask benchmark --ray`: photos per second in process against Ray Data with 1 and 2 actors on this
+    machine (the same `PhotoDetector` both ways), Ray's start-up cost, its overhead per photo and the job
+    size from which Ray is the faster way. Each job is timed photo by photo as results arrive: its rate
+    once every actor has answered, and its fixed cost (what the job takes beyond n photos at that rate).
+    The ways take turns for `rounds` rounds (a busy machine drifts); each figure is the median."""
+    from facemask import distributed
+    from facemask.photos import expand_sources
+
+    first_wave = max(worker_counts) * distributed.BATCH_SIZE
+    files = expand_sources([str(config.DEV_IMAGES)])[:max(photos, 4 * first_wave)]
+    if len(files) < 4 * first_wave:
+        raise FacemaskError(f"the Ray benchmark reads the dev photos in {config.DEV_IMAGES}, which are missing "
+                            "there (set FACEMASK_SHARED to the folder that holds data/).")
+    settings: dict = {}
+    t0 = time.perf_counter()
+    distributed.connect(None, num_cpus=max(worker_counts))
+    ray_init_s = time.perf_counter() - t0
+    progress(f"Ray local start (import + ray.init, {max(worker_counts)} CPUs): {ray_init_s:.2f} s")
+
+    def in_process() -> list[float]:
+        detector = distributed.PhotoDetector(settings)
+        arrivals = []
+        for k in range(0, len(files), distributed.BATCH_SIZE):
+            detector(_batch(files[k:k + distributed.BATCH_SIZE]))
+            arrivals += [time.perf_counter()] * len(files[k:k + distributed.BATCH_SIZE])
+        return arrivals
+
+    def on_ray(workers: int) -> list[float]:
+        return [time.perf_counter() for _ in distributed.photo_results(files, settings, workers)]
+
+    ways = {"in process": (in_process, 1)}
+    ways.update({f"Ray, {w} worker{'s' if w > 1 else ''}": (lambda w=w: on_ray(w), w) for w in worker_counts})
+    timed: dict[str, list[tuple[float, float]]] = {name: [] for name in ways}  # (fixed s, s per photo)
+    for _ in range(rounds):
+        for name, (job, workers) in ways.items():
+            t0 = time.perf_counter()
+            arrivals = job()
+            assert len(arrivals) == len(files)
+            wave = workers * distributed.BATCH_SIZE  # the rate counts from when every actor has answered
+            per_photo = (arrivals[-1] - arrivals[wave - 1]) / (len(files) - wave)
+            fixed = (arrivals[-1] - t0) - len(files) * per_photo
+            timed[name].append((fixed, per_photo))
+            progress(f"{name}: fixed {fixed:.2f} s, {per_photo * 1000:.0f} ms/photo")
+    results = {"photos": len(files), "rounds": rounds, "cpu_cores": os.cpu_count(),
+               "load_average": round(os.getloadavg()[0], 1), "batch_size": distributed.BATCH_SIZE,
+               "ray_init_s": round(ray_init_s, 2), "ways": {}}
+    base_fixed = statistics.median(f for f, _ in timed["in process"])
+    base = statistics.median(p for _, p in timed["in process"])
+    for name, runs in timed.items():
+        fixed, per_photo = statistics.median(f for f, _ in runs), statistics.median(p for _, p in runs)
+        workers = ways[name][1]
+        row = {"fixed_s": round(fixed + (ray_init_s if name.startswith("Ray") else 0), 2),
+               "ms_per_photo": round(per_photo * 1000, 1),
+               "ms_per_photo_range": [round(min(p for _, p in runs) * 1000), round(max(p for _, p in runs) * 1000)],
+               "photos_per_s": round(1 / per_photo, 2)}
+        if name.startswith("Ray"):
+            # CPU-time a photo costs on Ray beyond the in-process time: per-photo wall time x workers - in process
+            row["overhead_ms_per_photo"] = round((per_photo * workers - base) * 1000, 1)
+            gain = base - per_photo  # in process: fixed + n x base; on Ray: init + job start + n x per_photo
+            row["pays_off_from_photos"] = int(np.ceil((row["fixed_s"] - base_fixed) / gain)) if gain > 0 else None
+        results["ways"][name] = row
+    return results
+
+
+def _batch(files: list[str]) -> dict:
+    from facemask.distributed import read_photo
+
+    rows = [read_photo({"path": name}) for name in files]
+    return {key: [row[key] for row in rows] for key in ("path", "image", "error")}
+
+
+def format_ray_results(results: dict) -> str:
+    lines = [f"{results['photos']} dev photos (photo mode), {results['cpu_cores']} cores (load average "
+             f"{results['load_average']} at the end), {results['batch_size']} photos per actor call, median of "
+             f"{results['rounds']} rounds",
+             f"{'':<16}{'photos/s':>9}{'ms/photo':>10}{'(range)':>12}{'fixed s':>9}{'overhead ms/photo':>19}"
+             f"{'pays off from':>15}"]
+    for name, row in results["ways"].items():
+        low, high = row["ms_per_photo_range"]
+        pays = "-" if "pays_off_from_photos" not in row else (
+            f"{row['pays_off_from_photos']} photos" if row["pays_off_from_photos"] else "never here")
+        overhead = f"{row['overhead_ms_per_photo']:.1f}" if "overhead_ms_per_photo" in row else "-"
+        lines.append(f"{name:<16}{row['photos_per_s']:>9.2f}{row['ms_per_photo']:>10.1f}{f'{low}-{high}':>12}"
+                     f"{row['fixed_s']:>9.2f}{overhead:>19}{pays:>15}")
+    lines += ["", "fixed s: what a job takes beyond its photos at its rate: in process, loading the models; on Ray, "
+              f"its local start ({results['ray_init_s']} s, once per run) plus the job's start (actors, models, "
+              "planning).",
+              "overhead ms/photo: Ray's per-photo time x workers - the in-process per-photo time (the CPU a photo "
+              "costs on Ray beyond the work itself).",
+              "pays off from: the job size above which the Ray run ends sooner than the in-process one."]
+    return "\n".join(lines)
+
+
 def camera_capacity(max_cameras: int = 8, fps: float = 5.0, seconds: float = 20.0, warmup_s: float = 5.0,
                     progress=print) -> dict:
     """`facemask benchmark --cameras N`: how many 640x480 cameras sending `fps` frames a second this machine

@@ -65,8 +65,9 @@ def _detect(args) -> int:
         raise FacemaskError("no pictures found in the paths given.")
     if args.ray:
         return _detect_on_ray(args, files)
-    if args.jsonl:
-        raise FacemaskError("--jsonl is for Ray runs (add --ray); the plain command writes --json.")
+    for given, option in ((args.jsonl, "--jsonl"), (args.address, "--address"), (args.workers, "--workers")):
+        if given:
+            raise FacemaskError(f"{option} is for Ray runs (add --ray); the plain command writes --json.")
     pipeline = _pipeline(args)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -154,8 +155,15 @@ def _evaluate(args) -> int:
 def _benchmark(args) -> int:
     import json
 
-    from facemask.benchmark import format_results, run
+    from facemask.benchmark import format_ray_results, format_results, ray_benchmark, run
 
+    if args.ray:
+        results = ray_benchmark(photos=args.photos, progress=lambda m: print(m, file=sys.stderr, flush=True))
+        print(format_ray_results(results))
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(results, indent=2))
+        return 0
     if args.cameras:
         from facemask.benchmark import camera_capacity, format_camera_capacity
 
@@ -459,6 +467,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instead: how many 640x480 cameras at 5 fps this machine keeps up with, every frame analysed "
                         "and annotated (1, 2, ... up to N cameras at once through the watcher)")
     p.add_argument("--json", type=Path, help="write all figures as JSON here")
+    p.add_argument("--ray", action="store_true",
+                   help="instead: dev photos per second in process against a local Ray with 1 and 2 workers, Ray's "
+                        "start-up cost and overhead per photo, and the job size where Ray pays off")
+    p.add_argument("--photos", type=whole_number(16), default=64, help="with --ray: dev photos per timed job")
     p.set_defaults(func=_benchmark)
 
     p = verbs.add_parser("watch", help="watch cameras: record every face without a mask, alert", formatter_class=fmt,
