@@ -247,9 +247,9 @@ class CameraReader:
         try:
             container = av.open(target, timeout=(self.open_timeout_s, self.read_timeout_s),
                                 metadata_errors="ignore", **kwargs)
-        except AV_ERRORS as exc:
+        except AV_ERRORS:
             if time.monotonic() - opening >= 0.9 * self.open_timeout_s:  # FFmpeg's words for a timeout vary
-                raise SourceProblem(f"no answer within {self.open_timeout_s:g} s ({self._explain(exc)})") from None
+                raise SourceProblem(f"no answer within {self.open_timeout_s:g} s") from None
             raise
         try:
             if not container.streams.video:

@@ -19,7 +19,17 @@ from facemask.events import EventRecorder
 from facemask.pipeline import Pipeline
 from facemask.redaction import redact
 from facemask.sources import CameraReader, Frame, SourceStatus, camera_name
-from facemask.store import CameraStatus, EventRecord, MinuteCounts, Record, Store, StoreUnavailable, iso, minute_of
+from facemask.store import (
+    CameraStatus,
+    EventRecord,
+    MinuteCounts,
+    Record,
+    Store,
+    StoreUnavailable,
+    iso,
+    minute_of,
+    records_text,
+)
 from facemask.tracking import FaceTracker
 
 
@@ -98,7 +108,7 @@ class RecordWriter:
             self._last_full_message = now
             lost = "; ".join(f"event {e.label} on {e.camera} at {iso(e.start)}" for e in events[:3])
             self.say(f"DATABASE BUFFER FULL ({self.capacity} records waiting, database {self.store.name} "
-                     f"{'down: ' + self.down_reason if self.down_since else 'too slow'}): {len(refused)} records "
+                     f"{'down: ' + self.down_reason if self.down_since else 'too slow'}): {records_text(len(refused))} "
                      f"NOT KEPT{': ' + lost if lost else ''}; {self.lost} lost so far ({self.lost_events} events)")
 
     def _take(self) -> dict[tuple, Record]:
@@ -130,14 +140,14 @@ class RecordWriter:
             self._give_back(batch)
             if self.down_since is None:
                 self.down_since = time.time()
-                self.say(f"database unavailable: {exc} {len(batch)} records wait in memory "
+                self.say(f"database unavailable: {exc} {records_text(len(batch))} wait in memory "
                          f"(up to {self.capacity}) and are written when it is back")
             self.down_reason = str(exc)
             return False
         self.written += len(batch)
         if self.down_since is not None:
             self.say(f"database {self.store.name} is back after {time.time() - self.down_since:.0f} s: "
-                     f"{len(batch)} waiting records written")
+                     f"{records_text(len(batch))} that waited written")
             self.down_since, self.down_reason = None, ""
         return True
 
@@ -174,7 +184,7 @@ class RecordWriter:
             return None
         state = (f"unavailable for {time.time() - self.down_since:.0f} s ({self.down_reason})"
                  if self.down_since is not None else "ok")
-        return (f"[database] {state} | {self.pending} records waiting (max {self.capacity}) | "
+        return (f"[database] {state} | {records_text(self.pending)} waiting (max {self.capacity}) | "
                 f"{self.lost} lost ({self.lost_events} events)")
 
     def close(self, timeout: float = 10.0) -> None:
@@ -186,7 +196,7 @@ class RecordWriter:
         while not self.flush() and time.monotonic() < deadline:
             time.sleep(0.5)
         if self.pending:
-            self.say(f"database {self.store.name} still unavailable: {self.pending} records NOT WRITTEN "
+            self.say(f"database {self.store.name} still unavailable: {records_text(self.pending)} NOT WRITTEN "
                      f"({self.down_reason})")
 
 
@@ -337,7 +347,9 @@ class Watcher:
         self.status_every_s, self.say, self.extra_status = status_every_s, say, extra_status
         self._states: dict[str, tuple[str, str]] = {}
 
-    def _report(self, force: bool) -> None:
+    def _report(self, force: bool, store_all: bool = False) -> None:
+        """Status lines of the cameras that changed (all of them when `force`); their statuses to the
+        store, and every camera's when `store_all` (the Monitor page tells a live watcher by them)."""
         records = []
         for camera in self.cameras:
             status = camera.status()
@@ -345,6 +357,7 @@ class Watcher:
             if force or changed:
                 self.say(camera.status_line())
                 self._states[camera.name] = (status.state, status.reason)
+            if force or changed or store_all:
                 records.append(camera.status_record())
         if force and self.extra_status and (line := self.extra_status()):
             self.say(line)
@@ -359,6 +372,7 @@ class Watcher:
                 camera.start()
         begin = time.monotonic()
         next_status = begin + self.status_every_s
+        next_stored = begin + min(self.status_every_s, config.STATUS_INTERVAL_S)
         # look for due frames often, so a frame is taken soon after it arrives (each camera keeps its own pace)
         tick = min(config.WATCH_TICK_S, 1 / max(camera.fps for camera in self.cameras)) if self.cameras else 1.0
         active = list(self.cameras)
@@ -379,10 +393,12 @@ class Watcher:
                 for camera in [c for c in active if c.finished]:
                     active.remove(camera)
                     self.sink(camera.stop())
-                force = time.monotonic() >= next_status
-                self._report(force)
+                force, store_all = time.monotonic() >= next_status, time.monotonic() >= next_stored
+                self._report(force, store_all)
                 if force:
                     next_status = time.monotonic() + self.status_every_s
+                if force or store_all:
+                    next_stored = time.monotonic() + min(self.status_every_s, config.STATUS_INTERVAL_S)
                 stop.wait(max(0.0, tick - (time.monotonic() - now)))
         finally:
             for camera in active:
@@ -455,7 +471,8 @@ def watch(sources: list[str], names: list[str] | None = None, db_url: str | None
         store.close()
     summary = {"cameras": {c.name: {"frames_analysed": c.processed, "people": c.tracker.people_seen,
                                     "events": c.recorder.count, "state": c.status().state} for c in cameras},
-               "database": store.name, "records_written": writer.written, "records_lost": writer.lost,
+               "database": store.name, "records_written": writer.written,
+               "records_lost": writer.lost + writer.pending,  # refused when full, or never written
                "alerts_sent": alerter.sent if alerter else 0, "alerts_failed": alerter.failed if alerter else 0,
                "alerts_held_back": alerter.held_back if alerter else 0}
     return summary

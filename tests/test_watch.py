@@ -165,11 +165,11 @@ def test_events_wait_in_memory_while_the_database_is_away_and_are_written_when_i
         down = watch.wait_for(r"^database unavailable: ", 120, "the watcher to say the database is unavailable")
         pushers(rtsp, "door", clips["without"])
         watch.wait_for(r"^\[door\] EVENT without_mask", 240, "an event while the database is away")
-        watch.wait_for(r"^\[database\] unavailable .* [1-9]\d* records waiting", 60,
+        watch.wait_for(r"^\[database\] unavailable .* [1-9]\d* records? waiting", 60,
                        "the database status line with records waiting", after=down)
         folder.unlink()
         shutil.move(tmp_path / "away", folder)
-        watch.wait_for(r"^database .* is back after \d+ s: [1-9]\d* waiting records written", 120,
+        watch.wait_for(r"^database .* is back after \d+ s: [1-9]\d* records? that waited written", 120,
                        "the records to be written once the database is back", after=down)
     finally:
         rc, out, err = watch.stop()
