@@ -199,7 +199,7 @@ def _watch(args) -> int:
     if args.ray is not None:  # before the signal handlers: Ray's start sets its own
         from facemask import distributed
 
-        distributed.connect(args.ray or None, logs=args.ray_logs)
+        distributed.connect(None if args.ray == "local" else args.ray, logs=args.ray_logs)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())  # stop cleanly: end the events, write what is waiting
@@ -500,9 +500,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status-every", type=positive_number, default=config.STATUS_INTERVAL_S, metavar="S",
                    help="print each camera's status line this often (and whenever it changes)")
     p.add_argument("--json", type=Path, help="write the run's summary as JSON here")
-    p.add_argument("--ray", nargs="?", const="", metavar="ADDR",
+    p.add_argument("--ray", metavar="ADDR",
                    help="each camera a Ray actor with one CPU, restarted with its camera if it fails, on the cluster "
-                        "whose head is ADDR (HOST:PORT; none: a local Ray); use one --db for all (PostgreSQL)")
+                        "whose head is ADDR (HOST:PORT, or 'local' for a Ray on this machine); give all one --db "
+                        "(PostgreSQL)")
     p.add_argument("--ray-logs", action="store_true", help="with --ray: show Ray's own logs and workers' output")
     common(p)
     p.set_defaults(func=_watch)
