@@ -285,9 +285,12 @@ class CameraWatcher:
         return [record]
 
     def idle(self, now: float | None = None) -> list[Record]:
-        """Call when no frame came: a camera silent for longer than a track lives ends its tracks."""
+        """Call when no frame came: a camera that is reconnecting, or silent for config.SOURCE_READ_TIMEOUT_S
+        (not a short stall of a busy machine), ends its tracks, so their events get their durations."""
         now = time.time() if now is None else now
-        if self._silence_ended or now - self._last_processed < config.TRACK_FORGET_S:
+        silent = now - self._last_processed
+        if self._silence_ended or silent < config.TRACK_FORGET_S or (
+                self.reader.status().state == "connected" and silent < config.SOURCE_READ_TIMEOUT_S):
             return []
         self._silence_ended = True
         return self.end_tracks()
