@@ -35,7 +35,7 @@ left, right = st.columns(2)
 with left.container(border=True):
     st.markdown("**Face detector**")
     st.markdown(f"{ui.DETECTOR_LABELS.get(pipe.detector_name, pipe.detector_name)} · `{pipe.detector_name}`")
-    st.caption(f"Faces the detector scores below {settings.threshold:.2f} are hidden (see the sidebar).")
+    st.caption(f"Threshold {settings.threshold:.2f} (sidebar). {config.THRESHOLD_HELP}")
 with right.container(border=True):
     st.markdown("**Mask classifier**")
     classifier = pipe.classifier

@@ -268,3 +268,180 @@ def format_results(results: dict) -> str:
         lines.append(f"default live pipeline vs naive on the 4-face frame: "
                      f"{results['speedup_4_faces_vs_naive']}x faster")
     return "\n".join(lines)
+
+
+def ray_benchmark(photos: int = 64, worker_counts: tuple[int, ...] = (1, 2), rounds: int = 2, progress=print) -> dict:
+    """`facemask benchmark --ray`: photos per second in process against Ray Data with 1 and 2 actors on this
+    machine (the same `PhotoDetector` both ways), Ray's start-up cost, its overhead per photo and the job
+    size from which Ray is the faster way. Each job is timed photo by photo as results arrive: its rate
+    once every actor has answered, and its fixed cost (what the job takes beyond n photos at that rate).
+    The ways take turns for `rounds` rounds (a busy machine drifts); each figure is the median."""
+    from facemask import distributed
+    from facemask.photos import expand_sources
+
+    first_wave = max(worker_counts) * distributed.BATCH_SIZE
+    files = expand_sources([str(config.DEV_IMAGES)])[:max(photos, 4 * first_wave)]
+    if len(files) < 4 * first_wave:
+        raise FacemaskError(f"the Ray benchmark reads the dev photos in {config.DEV_IMAGES}, which are missing "
+                            "there (set FACEMASK_SHARED to the folder that holds data/).")
+    settings: dict = {}
+    t0 = time.perf_counter()
+    distributed.connect(None, num_cpus=max(worker_counts))
+    ray_init_s = time.perf_counter() - t0
+    progress(f"Ray local start (import + ray.init, {max(worker_counts)} CPUs): {ray_init_s:.2f} s")
+
+    def in_process() -> list[float]:
+        detector = distributed.PhotoDetector(settings)
+        arrivals = []
+        for k in range(0, len(files), distributed.BATCH_SIZE):
+            detector(_batch(files[k:k + distributed.BATCH_SIZE]))
+            arrivals += [time.perf_counter()] * len(files[k:k + distributed.BATCH_SIZE])
+        return arrivals
+
+    def on_ray(workers: int) -> list[float]:
+        return [time.perf_counter() for _ in distributed.photo_results(files, settings, workers)]
+
+    ways = {"in process": (in_process, 1)}
+    ways.update({f"Ray, {w} worker{'s' if w > 1 else ''}": (lambda w=w: on_ray(w), w) for w in worker_counts})
+    timed: dict[str, list[tuple[float, float]]] = {name: [] for name in ways}  # (fixed s, s per photo)
+    for _ in range(rounds):
+        for name, (job, workers) in ways.items():
+            t0 = time.perf_counter()
+            arrivals = job()
+            assert len(arrivals) == len(files)
+            wave = workers * distributed.BATCH_SIZE  # the rate counts from when every actor has answered
+            per_photo = (arrivals[-1] - arrivals[wave - 1]) / (len(files) - wave)
+            fixed = (arrivals[-1] - t0) - len(files) * per_photo
+            timed[name].append((fixed, per_photo))
+            progress(f"{name}: fixed {fixed:.2f} s, {per_photo * 1000:.0f} ms/photo")
+    results = {"photos": len(files), "rounds": rounds, "cpu_cores": os.cpu_count(),
+               "load_average": round(os.getloadavg()[0], 1), "batch_size": distributed.BATCH_SIZE,
+               "ray_init_s": round(ray_init_s, 2), "ways": {}}
+    base_fixed = statistics.median(f for f, _ in timed["in process"])
+    base = statistics.median(p for _, p in timed["in process"])
+    for name, runs in timed.items():
+        fixed, per_photo = statistics.median(f for f, _ in runs), statistics.median(p for _, p in runs)
+        workers = ways[name][1]
+        row = {"fixed_s": round(fixed + (ray_init_s if name.startswith("Ray") else 0), 2),
+               "ms_per_photo": round(per_photo * 1000, 1),
+               "ms_per_photo_range": [round(min(p for _, p in runs) * 1000), round(max(p for _, p in runs) * 1000)],
+               "photos_per_s": round(1 / per_photo, 2)}
+        if name.startswith("Ray"):
+            # CPU-time a photo costs on Ray beyond the in-process time: per-photo wall time x workers - in process
+            row["overhead_ms_per_photo"] = round((per_photo * workers - base) * 1000, 1)
+            gain = base - per_photo  # in process: fixed + n x base; on Ray: init + job start + n x per_photo
+            row["pays_off_from_photos"] = int(np.ceil((row["fixed_s"] - base_fixed) / gain)) if gain > 0 else None
+        results["ways"][name] = row
+    return results
+
+
+def _batch(files: list[str]) -> dict:
+    from facemask.distributed import read_photo
+
+    rows = [read_photo({"path": name}) for name in files]
+    return {key: [row[key] for row in rows] for key in ("path", "image", "error")}
+
+
+def format_ray_results(results: dict) -> str:
+    lines = [f"{results['photos']} dev photos (photo mode), {results['cpu_cores']} cores (load average "
+             f"{results['load_average']} at the end), {results['batch_size']} photos per actor call, median of "
+             f"{results['rounds']} rounds",
+             f"{'':<16}{'photos/s':>9}{'ms/photo':>10}{'(range)':>12}{'fixed s':>9}{'overhead ms/photo':>19}"
+             f"{'pays off from':>15}"]
+    for name, row in results["ways"].items():
+        low, high = row["ms_per_photo_range"]
+        pays = "-" if "pays_off_from_photos" not in row else (
+            f"{row['pays_off_from_photos']} photos" if row["pays_off_from_photos"] else "never here")
+        overhead = f"{row['overhead_ms_per_photo']:.1f}" if "overhead_ms_per_photo" in row else "-"
+        lines.append(f"{name:<16}{row['photos_per_s']:>9.2f}{row['ms_per_photo']:>10.1f}{f'{low}-{high}':>12}"
+                     f"{row['fixed_s']:>9.2f}{overhead:>19}{pays:>15}")
+    lines += ["", "fixed s: what a job takes beyond its photos at its rate: in process, loading the models; on Ray, "
+              f"its local start ({results['ray_init_s']} s, once per run) plus the job's start (actors, models, "
+              "planning).",
+              "overhead ms/photo: Ray's per-photo time x workers - the in-process per-photo time (the CPU a photo "
+              "costs on Ray beyond the work itself).",
+              "pays off from: the job size above which the Ray run ends sooner than the in-process one."]
+    return "\n".join(lines)
+
+
+def camera_capacity(max_cameras: int = 8, fps: float = 5.0, seconds: float = 20.0, warmup_s: float = 5.0,
+                    progress=print) -> dict:
+    """`facemask benchmark --cameras N`: how many 640x480 cameras sending `fps` frames a second this machine
+    keeps up with, every frame analysed and annotated. 1, 2, ... N cameras at once, each an H.264 video of
+    the benchmark frames (0, 1, 4, 8+ faces) read at its own rate by its own reader thread, through the
+    watcher's loop (one live Pipeline, detect_many across cameras, a tracker per camera, events and counts
+    into a SQLite store), each analysed frame drawn with `annotate`. A count is sustained when every camera
+    had >= 95% of its frames analysed over `seconds`; the ramp stops at the first count that is not."""
+    import tempfile
+    import threading
+    from pathlib import Path
+
+    import av
+
+    from facemask.annotate import annotate
+    from facemask.pipeline import Pipeline
+    from facemask.store import Store
+    from facemask.watch import CameraWatcher, RecordWriter, Watcher
+
+    frames = list(benchmark_frames().values())
+    pipeline = Pipeline(live=True)
+    results = {"frame_size": list(FRAME_SIZE), "fps": fps, "seconds": seconds, "cpu_cores": os.cpu_count(),
+               "load_average_before": round(os.getloadavg()[0], 1), "runs": {}}
+    with tempfile.TemporaryDirectory() as folder:
+        clip = Path(folder) / "camera.mp4"
+        with av.open(str(clip), "w", format="mp4") as container:  # 2 s of each frame, as long as one run
+            stream = container.add_stream("libx264", rate=round(fps))
+            stream.width, stream.height, stream.pix_fmt = FRAME_SIZE[0], FRAME_SIZE[1], "yuv420p"
+            stream.options = {"x264-params": f"keyint={round(fps)}:bframes=0"}
+            for k in range(round((warmup_s + seconds + 5) * fps)):
+                image = frames[(k // round(2 * fps)) % len(frames)]
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+            container.mux(stream.encode(None))
+        sustained = 0
+        for count in range(1, max_cameras + 1):
+            store = Store(f"sqlite:///{Path(folder) / f'run{count}.db'}")
+            writer = RecordWriter(store, say=lambda message: None, retention_days=None)
+            # sampled a little faster than the cameras send, so every new frame is taken as it comes
+            cameras = [CameraWatcher(str(clip), f"camera{k + 1}", fps=fps * 1.5) for k in range(count)]
+            watcher = Watcher(cameras, pipeline, writer.put, say=lambda message: None, status_every_s=3600,
+                              on_frame=lambda camera, frame, found: annotate(frame.image, found))
+            stop = threading.Event()
+            thread = threading.Thread(target=watcher.run, kwargs={"stop": stop}, daemon=True)
+            thread.start()
+            time.sleep(warmup_s)
+            start = ([c.processed for c in cameras], [c.status().frames for c in cameras], time.perf_counter())
+            time.sleep(seconds)
+            end = ([c.processed for c in cameras], [c.status().frames for c in cameras], time.perf_counter())
+            stop.set()
+            thread.join(30)
+            writer.close()
+            store.close()
+            elapsed = end[2] - start[2]
+            analysed = [(b - a) / elapsed for a, b in zip(start[0], end[0])]
+            sent = [(b - a) / elapsed for a, b in zip(start[1], end[1])]
+            share = min(a / s if s else 0.0 for a, s in zip(analysed, sent))
+            ok = share >= 0.95 and min(sent) >= 0.95 * fps
+            results["runs"][count] = {"analysed_fps_min": round(min(analysed), 2),
+                                      "analysed_fps_mean": round(statistics.mean(analysed), 2),
+                                      "received_fps_min": round(min(sent), 2), "analysed_share_min": round(share, 3),
+                                      "sustained": ok, "load_average": round(os.getloadavg()[0], 1)}
+            progress(f"{count} camera{'s' if count > 1 else ''}: analysed {min(analysed):.2f}-{max(analysed):.2f} "
+                     f"fps each of {min(sent):.2f}+ received ({share:.0%} of frames) -> "
+                     f"{'sustained' if ok else 'NOT sustained'}")
+            if not ok:
+                break
+            sustained = count
+    results["sustained_cameras"] = sustained
+    return results
+
+
+def format_camera_capacity(results: dict) -> str:
+    width, height = results["frame_size"]
+    lines = [f"cameras of {width}x{height} at {results['fps']:g} fps, every frame analysed and annotated "
+             f"({results['cpu_cores']} cores, load average {results['load_average_before']} before):"]
+    for count, run in results["runs"].items():
+        lines.append(f"  {count:>2} camera(s): {run['analysed_fps_min']:.2f} fps analysed per camera at worst, "
+                     f"{run['analysed_share_min']:.0%} of frames, load {run['load_average']}"
+                     f" -> {'sustained' if run['sustained'] else 'not sustained'}")
+    lines.append(f"sustained: {results['sustained_cameras']} camera(s)")
+    return "\n".join(lines)

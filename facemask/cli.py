@@ -12,6 +12,7 @@ from facemask import config
 from facemask.classifier import BACKENDS
 from facemask.errors import FacemaskError
 from facemask.quiet import export_chatter_dropped, import_keras, quiet_environment
+from facemask.wording import faces_summary, plural
 
 
 def progress_bar(label: str):
@@ -64,8 +65,9 @@ def _detect(args) -> int:
         raise FacemaskError("no pictures found in the paths given.")
     if args.ray:
         return _detect_on_ray(args, files)
-    if args.jsonl:
-        raise FacemaskError("--jsonl is for Ray runs (add --ray); the plain command writes --json.")
+    for given, option in ((args.jsonl, "--jsonl"), (args.address, "--address"), (args.workers, "--workers")):
+        if given:
+            raise FacemaskError(f"{option} is for Ray runs (add --ray); the plain command writes --json.")
     pipeline = _pipeline(args)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -127,9 +129,10 @@ def _video(args) -> int:
 
     pipeline = _pipeline(args, live=not args.photo_mode)
     summary = process_video(args.file, args.out, pipeline, csv_path=args.csv,
-                            progress=progress_bar(f"{Path(args.file).name}"))
+                            progress=progress_bar(f"{Path(args.file).name}"), blur=args.blur)
     print(f"{plural(summary['frames'], 'frame')} written to {args.out}"
-          + (f", counts in {args.csv}" if args.csv else ""))
+          + (f", counts in {args.csv}" if args.csv else "")
+          + f"; {summary['people']} {'person' if summary['people'] == 1 else 'people'} seen")
     if summary.get("warning"):
         print(f"warning: {summary['warning']}", file=sys.stderr)
     return 0
@@ -158,8 +161,24 @@ def _evaluate(args) -> int:
 def _benchmark(args) -> int:
     import json
 
-    from facemask.benchmark import format_results, run
+    from facemask.benchmark import format_ray_results, format_results, ray_benchmark, run
 
+    if args.ray:
+        results = ray_benchmark(photos=args.photos, progress=lambda m: print(m, file=sys.stderr, flush=True))
+        print(format_ray_results(results))
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(results, indent=2))
+        return 0
+    if args.cameras:
+        from facemask.benchmark import camera_capacity, format_camera_capacity
+
+        results = camera_capacity(max_cameras=args.cameras, progress=lambda m: print(m, file=sys.stderr, flush=True))
+        print(format_camera_capacity(results))
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(results, indent=2))
+        return 0
     results = run(repeats=args.repeats, soak_frames=args.frames, naive=not args.no_naive,
                   progress=lambda m: print(m, file=sys.stderr, flush=True))
     print(format_results(results))
@@ -167,6 +186,100 @@ def _benchmark(args) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))
     return 0
+
+
+def _watch(args) -> int:
+    import json
+    import signal
+    import threading
+
+    from facemask.sources import kind_of
+    from facemask.watch import watch
+
+    for source in args.sources:
+        if kind_of(source) == "file" and not Path(source).is_file():
+            raise FacemaskError(f"{source}: no such video file, and not a camera URL (rtsp://, rtmp://, http://, "
+                                "https://) or device (0, /dev/video0).")
+    if len(args.name) > len(args.sources):
+        raise FacemaskError(f"{len(args.name)} --name for {len(args.sources)} SOURCE: give at most one per SOURCE.")
+    if args.ray is not None:  # before the signal handlers: Ray's start sets its own
+        from facemask import distributed
+
+        distributed.connect(None if args.ray == "local" else args.ray, logs=args.ray_logs)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())  # stop cleanly: end the events, write what is waiting
+    if args.ray is not None:
+        settings = {"detector": args.detector, "threshold": args.threshold, "backend": args.backend,
+                    "model_path": str(args.model.resolve()) if args.model else None}
+        summary = distributed.watch_on_ray(args.sources, args.name, args.db, settings, fps=args.fps,
+                                           duration_s=args.duration, webhook=args.webhook, privacy=args.privacy,
+                                           retention_days=args.retention_days or None, stop=stop,
+                                           status_every_s=args.status_every)
+    else:
+        summary = watch(args.sources, args.name, db_url=args.db, fps=args.fps, duration_s=args.duration,
+                        webhook=args.webhook, privacy=args.privacy, retention_days=args.retention_days or None,
+                        pipeline=_pipeline(args, live=True), stop=stop, status_every_s=args.status_every)
+    for name, camera in summary["cameras"].items():
+        print(f"{name}: {plural(camera['frames_analysed'], 'frame')} analysed, {plural(camera['people'], 'person')} "
+              f"seen, {plural(camera['events'], 'event')} ({camera['state']})")
+    lost = summary["records_lost"]
+    print(f"{plural(summary['records_written'], 'record')} written to {summary['database']}"
+          + (f"; {lost} LOST (database unavailable, buffer full)" if lost else ""))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, indent=2))
+    return 1 if summary["records_lost"] else 0
+
+
+def _events(args) -> int:
+    from facemask.export import safe_filename
+    from facemask.store import Store, events_to_csv, events_to_json, to_utc
+
+    store = Store(args.db)
+    if args.purge_days:
+        gone = store.purge(args.purge_days)
+        print(f"deleted {plural(gone['events'], 'event')} and {plural(gone['minute_counts'], 'minute count')} "
+              f"older than {args.purge_days:g} days", file=sys.stderr)
+    since = to_utc(args.since) if args.since else None
+    until = to_utc(args.until) if args.until else None
+    events = store.events(camera=args.camera or None, since=since, until=until, images=bool(args.snapshots))
+    if args.limit:
+        events = events[-args.limit:]
+    if args.snapshots:
+        args.snapshots.mkdir(parents=True, exist_ok=True)
+        for event in events:
+            stem = safe_filename(f"{event['id']}_{event['camera']}_{event['time']}")
+            for key, suffix in (("face_jpeg", "_face.jpg"), ("frame_jpeg", "_frame.jpg")):
+                if event.get(key):
+                    (args.snapshots / f"{stem}{suffix}").write_bytes(event[key])
+    if args.json:
+        text = events_to_json(events) + "\n"
+    elif args.csv:
+        text = events_to_csv(events)
+    else:
+        lines = [f"{'time (UTC)':24}  {'camera':16}  {'label':22}  score  duration  box"]
+        lines += [f"{e['time']:24}  {e['camera'][:16]:16}  {e['label']:22}  {e['score']:.2f}   {e['duration_s']:6.1f} s"
+                  f"  {e['box']}" for e in events]
+        text = "\n".join(lines) + "\n" + f"{plural(len(events), 'event')} in {store.name}\n"
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+        print(f"{plural(len(events), 'event')} written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def positive_number(text: str) -> float:
+    """argparse type: a number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
 
 
 def _fold(text: str) -> tuple[int, int]:
@@ -177,18 +290,6 @@ def _fold(text: str) -> tuple[int, int]:
     if not 0 <= i < k:
         raise argparse.ArgumentTypeError(f"{text!r}: I must be in 0..K-1")
     return i, k
-
-
-def plural(count: int, noun: str) -> str:
-    """'1 face', '2 faces', '0 faces'."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
-def faces_summary(counts: dict[str, int]) -> str:
-    """'3 faces: 1 with mask, 2 without mask' from counts per class (classes seen 0 times left out)."""
-    total = sum(counts.values())
-    parts = [f"{n} {config.CLASS_TITLES[name].lower()}" for name, n in counts.items() if n]
-    return plural(total, "face") + (": " + ", ".join(parts) if parts else "")
 
 
 def probability(text: str) -> float:
@@ -330,8 +431,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", help="with --ray: the cluster's head, HOST:PORT (default: a local Ray for this run)")
     p.add_argument("--jsonl", type=Path,
                    help="with --ray: append one line per picture here; a re-run skips the pictures already in it")
-    p.add_argument("--workers", type=int, help="with --ray: actors in the pool (default: one per CPU of the cluster)")
-    p.add_argument("--batch-size", type=int, default=distributed.BATCH_SIZE, help="with --ray: pictures per actor call")
+    p.add_argument("--workers", type=positive_int,
+                   help="with --ray: actors in the pool (default: one per CPU of the cluster)")
+    p.add_argument("--batch-size", type=positive_int, default=distributed.BATCH_SIZE,
+                   help="with --ray: pictures per actor call")
     p.add_argument("--ray-logs", action="store_true", help="with --ray: show Ray's own logs and workers' output")
     p.set_defaults(func=_detect)
 
@@ -341,6 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path, help="input video")
     p.add_argument("--out", type=Path, required=True, help="annotated MP4 to write")
     p.add_argument("--csv", type=Path, help="per-frame face counts")
+    p.add_argument("--blur", action="store_true", help="pixelate faces in the annotated video")
     p.add_argument("--photo-mode", action="store_true",
                    help="also search upscaled frames for small faces (slower)")
     common(p)
@@ -369,8 +473,72 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=whole_number(2, " (memory is read half-way and at the end)"), default=1000,
                    help="frames served before memory is read")
     p.add_argument("--no-naive", action="store_true", help="skip the naive SSD + predict-per-face baseline")
+    p.add_argument("--cameras", type=positive_int, metavar="N",
+                   help="instead: how many 640x480 cameras at 5 fps this machine keeps up with, every frame analysed "
+                        "and annotated (1, 2, ... up to N cameras at once through the watcher)")
     p.add_argument("--json", type=Path, help="write all figures as JSON here")
+    p.add_argument("--ray", action="store_true",
+                   help="instead: dev photos per second in process against a local Ray with 1 and 2 workers, Ray's "
+                        "start-up cost and overhead per photo, and the job size where Ray pays off")
+    p.add_argument("--photos", type=whole_number(16), default=64, help="with --ray: dev photos per timed job")
     p.set_defaults(func=_benchmark)
+
+    p = verbs.add_parser("watch", help="watch cameras: record every face without a mask, alert", formatter_class=fmt,
+                         epilog=examples("facemask watch rtsp://user:pass@10.0.0.5/stream --name door",
+                                         "facemask watch rtsp://cam1/live rtsp://cam2/live --name door --name hall "
+                                         "--webhook https://hooks.example/mask",
+                                         "facemask watch entrance.mp4 --duration 60 --db sqlite:///entrance.db",
+                                         "facemask events --since 2026-12-01T08:00Z    (what it recorded)"))
+    p.add_argument("sources", nargs="+", metavar="SOURCE",
+                   help="rtsp://, rtmp:// or http(s):// (MJPEG or HLS) stream, a video file (read at its own frame "
+                        "rate, ending where it ends) or a camera device (0, /dev/video0)")
+    p.add_argument("--name", action="append", default=[], metavar="NAME",
+                   help="a camera's name, once per SOURCE in order (default: its host and path or file name)")
+    p.add_argument("--db", metavar="URL",
+                   help=f"SQLAlchemy database URL, e.g. postgresql+psycopg://user:pass@host/facemask "
+                        f"(default: {config.DEFAULT_DB_URL})")
+    p.add_argument("--fps", type=positive_number, default=config.WATCH_FPS,
+                   help="frames analysed per second per camera")
+    p.add_argument("--duration", type=positive_number, metavar="S", help="stop after S seconds (default: run until "
+                   "stopped with Ctrl-C or SIGTERM)")
+    p.add_argument("--webhook", metavar="URL", help="POST each new event as JSON to this URL (retried, at most one "
+                   f"per camera every {config.ALERT_MIN_INTERVAL_S:g} s)")
+    p.add_argument("--privacy", "--blur", dest="privacy", action="store_true",
+                   help="pixelate the faces in the stored snapshots")
+    p.add_argument("--retention-days", type=float, default=config.RETENTION_DAYS, metavar="DAYS",
+                   help="delete events and counts older than this many days (0: keep everything)")
+    p.add_argument("--status-every", type=positive_number, default=config.STATUS_INTERVAL_S, metavar="S",
+                   help="print each camera's status line this often (and whenever it changes)")
+    p.add_argument("--json", type=Path, help="write the run's summary as JSON here")
+    p.add_argument("--ray", metavar="ADDR",
+                   help="each camera a Ray actor with one CPU, restarted with its camera if it fails, on the cluster "
+                        "whose head is ADDR (HOST:PORT, or 'local' for a Ray on this machine); give all one --db "
+                        "(PostgreSQL)")
+    p.add_argument("--ray-logs", action="store_true", help="with --ray: show Ray's own logs and workers' output")
+    common(p)
+    p.set_defaults(func=_watch)
+
+    p = verbs.add_parser("events", help="print the events `facemask watch` stored (JSON, CSV, snapshots)",
+                         formatter_class=fmt,
+                         epilog=examples("facemask events",
+                                         "facemask events --camera door --since 2026-12-01T08:00Z --json",
+                                         "facemask events --csv --out events.csv --snapshots snapshots/",
+                                         "facemask events --purge-days 30    (delete older events and counts first)"))
+    p.add_argument("--db", metavar="URL", help=f"SQLAlchemy database URL (default: {config.DEFAULT_DB_URL})")
+    p.add_argument("--camera", action="append", default=[], metavar="NAME", help="only this camera (repeatable)")
+    p.add_argument("--since", metavar="ISO", help="only events that began at or after this time (ISO 8601; "
+                   "no zone = UTC)")
+    p.add_argument("--until", metavar="ISO", help="only events that began before this time")
+    p.add_argument("--limit", type=positive_int, help="only the newest N events")
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true",
+                      help="a JSON list: camera, time, label, score, box, duration_s ...")
+    form.add_argument("--csv", action="store_true", help="CSV, one row per event")
+    p.add_argument("--out", type=Path, help="write to this file instead of the terminal")
+    p.add_argument("--snapshots", type=Path, metavar="DIR", help="also write each event's face and frame JPEGs here")
+    p.add_argument("--purge-days", type=positive_number, metavar="DAYS",
+                   help="first delete events and counts older than DAYS (the retention)")
+    p.set_defaults(func=_events)
 
     from facemask import training
 

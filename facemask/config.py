@@ -84,7 +84,7 @@ RECORD_FIELDS = {
     "detector_score": "the face detector's raw score, before calibration",
     "probabilities": "P(class | face) for every class",
 }
-# classifier input side in pixels (64 vs 96 measured in the README); a trained model's own size,
+# classifier input side in pixels (64 vs 96 measured in docs/research_log.md); a trained model's own size,
 # from its model_info.json, wins at serving time
 CROP_SIZE = 64
 CLASSIFIER_BACKEND = "litert"  # litert | opencv | keras: see facemask/classifier.py
@@ -96,7 +96,7 @@ MAX_IMAGE_PIXELS = 50_000_000  # beyond any camera photo: refuse as a decompress
 MIN_IMAGE_SIDE = 16
 MAX_UPLOAD_MB = 25
 
-# Per-detector settings, chosen by measurement on the training photos (see README):
+# Per-detector settings, chosen by measurement on the training photos (see docs/research_log.md):
 # min_side: upscale small pictures until their short side reaches this many pixels.
 # box_scale: (dx, dy, sw, sh) reshapes the detector's box to the annotated face box.
 DETECTOR_SETTINGS: dict[str, dict] = {
@@ -113,11 +113,11 @@ DETECTOR_SETTINGS: dict[str, dict] = {
 # max_side pixels: webcam faces are large, and the frame budget is tight.
 LIVE_DETECTOR_SETTINGS: dict = {"min_side": 0, "max_side": 320}
 # The webcam page asks the browser for at most this many frames per second: on 2 cores shared with
-# the browser the server annotates nearly every one of them (README, Speed).
+# the browser the server annotates nearly every one of them (docs/research_log.md, Speed).
 LIVE_CAMERA_FPS = 24
 LIVE_STATS_REFRESH_S = 1.0  # the live page's counts, speed and alert are redrawn this often
 # Photos (not live video): each face is classified as seen and mirrored, in the same batched call,
-# and the two probability vectors are averaged (README, Results: +0.7 mean AP on val).
+# and the two probability vectors are averaged (docs/research_log.md, Results: +0.7 mean AP on val).
 MIRROR_AVERAGE_PHOTOS = True
 CANDIDATE_THRESHOLD = 0.05  # detectors keep boxes down to this score; the pipeline filters later
 
@@ -134,3 +134,29 @@ RETENTION_DAYS = 30  # events and counts older than this many days are deleted b
 SNAPSHOT_FACE_SIDE = 160  # px: the stored face picture's long side
 SNAPSHOT_FRAME_SIDE = 320  # px: the stored frame thumbnail's long side
 SNAPSHOT_JPEG_QUALITY = 85
+SOURCE_OPEN_TIMEOUT_S = 15.0  # a camera that has not opened by then is retried (a URL that never answers can't hang)
+SOURCE_READ_TIMEOUT_S = 10.0  # a camera that sends nothing for this long is reconnected
+RECONNECT_BACKOFF_S = (1.0, 30.0)  # first wait before a reconnection, doubled after each failure up to the second
+SOURCE_MAX_BAD_PACKETS = 50  # this many undecodable packets in a row: the stream is garbage, reconnect
+FPS_WINDOW_S = 3.0  # a camera's fps is measured over its frames of the last this many seconds
+EVENT_LABELS = ("without_mask", "mask_worn_incorrectly")  # a track voted one of these is an event
+EVENT_REWRITE_S = 10.0  # an event still going is written again this often (its duration grows on the page)
+ALERT_MIN_INTERVAL_S = 30.0  # at most one webhook alert per camera this often; the ones held back are counted
+ALERT_RETRIES = 3  # a webhook POST that fails is tried again this many times ...
+ALERT_BACKOFF_S = 1.0  # ... after 1, 2, 4 ... seconds
+ALERT_TIMEOUT_S = 5.0
+ALERT_QUEUE = 100  # alerts waiting to be posted at most (beyond: reported, the event stays in the store)
+STATUS_INTERVAL_S = 10.0  # `facemask watch` prints each camera's status line this often (and on every change)
+COUNTS_FLUSH_S = 10.0  # per-minute counts are sent to the store at least this often (the chart's delay)
+WRITE_INTERVAL_S = 1.0  # the store writer gathers records this long into one transaction
+WRITE_BUFFER = 10_000  # records kept in memory while the database is away; beyond, new ones are refused (loudly)
+PURGE_INTERVAL_S = 3600.0  # the watcher deletes records past the retention period this often
+# The Monitor page: asks for a password when one is set, in Streamlit's secrets (.streamlit/secrets.toml,
+# key MONITOR_PASSWORD_SECRET) or in the environment variable MONITOR_PASSWORD_ENV
+MONITOR_PASSWORD_SECRET = "monitor_password"
+MONITOR_PASSWORD_ENV = "FACEMASK_MONITOR_PASSWORD"
+MONITOR_REFRESH_S = 2.0  # the page redraws status, chart and events this often (a new event shows as an alert)
+MONITOR_STALE_S = 60.0  # a camera status older than this: no watcher is running for it
+WATCH_TICK_S = 0.05  # the watcher looks for new frames this often
+WEBCAM_CAMERA_NAME = "webcam"  # the live page's camera name in the store when it records
+LIVE_COUNTS_WINDOW_S = 300.0  # the live page's counts cover this many seconds, not one frame

@@ -11,13 +11,15 @@ import logging
 import os
 import sys
 import tempfile
+import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
-from facemask.config import CLASS_NAMES
+from facemask import config
 from facemask.errors import FacemaskError
 from facemask.export import image_record
 from facemask.imageio import load_image
@@ -157,7 +159,7 @@ def detect_to_jsonl(files: list[str], jsonl: Path, settings: dict, workers: int 
     done = written_images(jsonl)
     todo = list(dict.fromkeys(name for name in files if name not in done))
     summary = {"photos": len(files), "skipped": len(set(files) & done), "written": 0, "failed": 0,
-               "faces": {name: 0 for name in CLASS_NAMES}}
+               "faces": {name: 0 for name in config.CLASS_NAMES}}
     if not todo:
         return summary
     seen: set[str] = set()
@@ -216,3 +218,162 @@ def detect_to_json(files: list[str], json_path: Path, settings: dict, **kwargs) 
     partial.unlink()
     summary["records"] = records
     return summary
+
+
+# --- cameras on Ray: each camera an actor with one CPU, all writing to one store -------------------------
+
+CAMERA_MAX_RESTARTS = -1  # a camera actor whose process dies is started again, with its camera, every time
+POLL_S = 0.5  # how often the driver collects the cameras' status lines
+
+
+class CameraActor:
+    """One camera on a Ray worker: its own live `Pipeline`, the watcher's `CameraWatcher` (facemask.watch)
+    and a `RecordWriter` into the shared store. Its lines wait here for the driver to print them."""
+
+    def __init__(self, source: str, name: str, db_url: str | None, settings: dict, fps: float, privacy: bool,
+                 webhook: str | None, retention_days: float | None, status_every_s: float) -> None:
+        import ray
+
+        from facemask.alerts import WebhookAlerter
+        from facemask.pipeline import Pipeline
+        from facemask.store import Store
+        from facemask.watch import CameraWatcher, RecordWriter
+
+        self.name, self.status_every_s = name, status_every_s
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.store = Store(db_url, create=False)
+        self.writer = RecordWriter(self.store, retention_days=retention_days, say=self.say)
+        self.alerter = WebhookAlerter(webhook, say=self.say) if webhook else None
+        self.pipeline = Pipeline(live=True, **settings)
+        self.camera = CameraWatcher(source, name, fps=fps, privacy=privacy)
+        context = ray.get_runtime_context()
+        again = " again after its worker was lost" if context.was_current_actor_reconstructed else ""
+        self.say(f"[{name}] running on Ray{again} (node {ray.util.get_node_ip_address()}, pid {os.getpid()})")
+
+    def say(self, message: str) -> None:
+        from facemask.redaction import redact
+
+        with self._lock:
+            self._lines.append(redact(message))
+
+    def take_lines(self) -> list[str]:
+        with self._lock:
+            lines, self._lines = self._lines, []
+        return lines
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self, until: float | None) -> dict:
+        """Watch until the wall-clock time `until` (the same end after a restart), or `stop`; a summary."""
+        duration = None if until is None else max(0.0, until - time.time())
+        try:
+            self.camera.run(self.pipeline, self.writer.put, alerts=self.alerter.send if self.alerter else None,
+                            duration_s=duration, stop=self._stop, status_every_s=self.status_every_s, say=self.say)
+        finally:
+            if self.alerter:
+                self.alerter.close()
+            self.writer.close()
+            self.store.close()
+        camera, alerter = self.camera, self.alerter
+        return {"frames_analysed": camera.processed, "people": camera.tracker.people_seen,
+                "events": camera.recorder.count, "state": camera.status().state,
+                "records_written": self.writer.written, "records_lost": self.writer.lost,
+                "alerts_sent": alerter.sent if alerter else 0, "alerts_failed": alerter.failed if alerter else 0,
+                "alerts_held_back": alerter.held_back if alerter else 0}
+
+
+def unique_names(sources: list[str], names: list[str] | None) -> list[str]:
+    """Each camera's name: its --name, else one made from its source; repeats get -2, -3."""
+    from facemask.sources import camera_name
+
+    names = list(names or [])
+    out, seen = [], {}
+    for k, source in enumerate(sources):
+        name = names[k] if k < len(names) else camera_name(source)
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
+    return out
+
+
+def watch_on_ray(sources: list[str], names: list[str] | None, db_url: str | None, settings: dict,
+                 fps: float, duration_s: float | None = None, webhook: str | None = None, privacy: bool = False,
+                 retention_days: float | None = None, stop: threading.Event | None = None,
+                 status_every_s: float = config.STATUS_INTERVAL_S, say: Callable[[str], None] | None = None) -> dict:
+    """`facemask watch --ray`: every camera a Ray actor holding one CPU, restarted with its camera when its
+    process dies, all writing to the store at `db_url` (PostgreSQL when the actors run on several machines).
+    Needs `connect` first. The same summary as `facemask.watch.watch`."""
+    from facemask.redaction import redact
+    from facemask.store import Store, StoreUnavailable
+
+    ray = import_ray()
+    say = say or (lambda line: print(redact(line), file=sys.stderr, flush=True))
+    stop = stop or threading.Event()
+    db_url = db_url or config.DEFAULT_DB_URL  # this machine's default, not each worker's own
+    store = Store(db_url, create=False)
+    if store.engine.dialect.name == "sqlite" and len(ray.nodes()) > 1:
+        say(f"warning: {store.name} is a file: cameras placed on other machines write to their own copy. "
+            "Give every camera one database: --db postgresql://...")
+    try:  # made once here, not by every actor at the same moment
+        store.ensure_schema()
+    except StoreUnavailable as exc:
+        say(f"database unavailable at start: {exc} Each camera keeps its records in memory until it answers.")
+    finally:
+        store.close()
+    remote = ray.remote(CameraActor).options(num_cpus=1, max_restarts=CAMERA_MAX_RESTARTS, max_task_retries=-1,
+                                             max_concurrency=4)
+    cameras = unique_names(sources, names)
+    actors = {name: remote.remote(source, name, db_url, settings, fps, privacy, webhook,
+                                  retention_days if k == 0 else None, status_every_s)  # one camera purges
+              for k, (source, name) in enumerate(zip(sources, cameras))}
+    say(f"watching {len(actors)} camera(s) on Ray at {fps:g} fps into {store.name}")
+    until = None if duration_s is None else time.time() + duration_s
+    runs = {actor.run.remote(until): name for name, actor in actors.items()}
+    lines = {actor.take_lines.remote(): actor for actor in actors.values()}
+    results: dict[str, dict] = {}
+    stopping = False
+    try:
+        while len(results) < len(runs):
+            if stop.is_set() and not stopping:
+                stopping = True
+                for actor in actors.values():
+                    actor.stop.remote()
+            ready, _ = ray.wait(list(lines), num_returns=len(lines), timeout=POLL_S)
+            for ref in ready:
+                actor = lines.pop(ref)
+                for line in _get(ray, ref, []):
+                    say(line)
+                lines[actor.take_lines.remote()] = actor
+            done, _ = ray.wait([r for r, n in runs.items() if n not in results], num_returns=1, timeout=0)
+            for ref in done:
+                results[runs[ref]] = _get(ray, ref, None) or {"frames_analysed": 0, "people": 0, "events": 0,
+                                                              "state": "failed", "records_written": 0,
+                                                              "records_lost": 0}
+    finally:
+        for ref in list(lines):
+            for line in _get(ray, ref, [], timeout=5):
+                say(line)
+        for line in (line for actor in actors.values() for line in _get(ray, actor.take_lines.remote(), [], 5)):
+            say(line)  # the cameras' last lines, said as their runs ended
+        for actor in actors.values():
+            ray.kill(actor, no_restart=True)
+    total = {key: sum(r.get(key, 0) for r in results.values())
+             for key in ("records_written", "records_lost", "alerts_sent", "alerts_failed", "alerts_held_back")}
+    return {"cameras": {name: {k: results[name][k] for k in ("frames_analysed", "people", "events", "state")}
+                        for name in cameras if name in results},
+            "database": store.name, **total}
+
+
+def _get(ray, ref, default, timeout: float | None = None):
+    """`ray.get`, or `default` (the reason said on stderr) when the actor or its call failed for good."""
+    try:
+        return ray.get(ref, timeout=timeout)
+    except ray.exceptions.GetTimeoutError:
+        return default
+    except ray.exceptions.RayError as exc:
+        from facemask.redaction import redact
+
+        print(f"error: a camera on Ray failed: {redact(str(exc).strip().splitlines()[0])[:300]}", file=sys.stderr)
+        return default

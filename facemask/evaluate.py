@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 
 from facemask.annotate import annotate
-from facemask.config import CLASS_NAMES, DEFAULT_THRESHOLD
+from facemask.config import CLASS_NAMES, CLASS_TITLES, DEFAULT_THRESHOLD
 from facemask.dataset import load_voc_dir
 from facemask.errors import FacemaskError
 from facemask.export import image_record
 from facemask.imageio import load_image
 from facemask.metrics import average_precision, detection_report, pr_curve
 from facemask.pipeline import Pipeline
+from facemask.wording import plural
 
 
 def run_pipeline(pipeline: Pipeline, annotations, progress=None):
@@ -183,22 +184,23 @@ def format_report(report: dict) -> str:
     """A plain-text table of the report."""
     source = (f"detector {report['detector']}, classifier {report['classifier']} ({report['backend']})"
               if "detector" in report else f"detections from {report['predictions']}")
-    lines = [f"{report['images']} photos ({report['split']}), {source}, ranked by score",
-             "", f"{'AP@0.5':<20}" + "".join(f"{b:>18}" for b in report["ap"])]
+    lines = [f"{plural(report['images'], 'photo')} ({report['split']}), {source}, ranked by score",
+             "", f"{'AP@0.5':<22}" + "".join(f"{b:>18}" for b in report["ap"])]
     for key in list(CLASS_NAMES) + ["mean(with,without)"]:
         cells = []
         for bucket in report["ap"]:
             v = report["ap"][bucket][key]
             n = report["n_gt"][bucket].get(key)
             cells.append(f"{'-' if v is None else f'{v:.3f}'}{'' if n is None else f' ({n})':>8}".rjust(18))
-        lines.append(f"{key:<20}" + "".join(cells))
+        lines.append(f"{CLASS_TITLES.get(key, key):<22}" + "".join(cells))
     op = report["operating_point"]
     lines += ["", f"at threshold {op['threshold']}: recall {op['recall']:.3f} (faces < 32 px: "
               f"{op['recall_small']:.3f}), precision {op['precision']:.3f}, "
-              f"mask-status accuracy on {op['matched_faces']} matched faces {op['status_accuracy']:.3f}",
+              f"mask-status accuracy on {plural(op['matched_faces'], 'matched face')} {op['status_accuracy']:.3f}",
               ]
     if "seconds_per_image" in report:
         lines.append(f"{report['seconds_per_image'] * 1000:.0f} ms per photo")
     if report.get("annotated_not_predicted"):
-        lines.append(f"{report['annotated_not_predicted']} annotated photos not in the detections: not scored")
+        lines.append(f"{plural(report['annotated_not_predicted'], 'annotated photo')} not in the detections: "
+                     "not scored")
     return "\n".join(lines)

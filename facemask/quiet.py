@@ -9,6 +9,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 
@@ -21,6 +22,8 @@ NOISE = re.compile(
     rb")\r?$")
 # a keras export prints its endpoints when TensorFlow converts a model to TFLite
 EXPORT_CHATTER = "Saved artifact at '"
+# fd 2 is the process's: two threads holding it at once would each restore the other's copy
+_FD2_LOCK = threading.RLock()
 
 
 def quiet_environment() -> None:
@@ -36,26 +39,28 @@ def drop_noise(data: bytes) -> bytes:
 @contextlib.contextmanager
 def native_stderr_filtered() -> Iterator[None]:
     """Hold what anything, C++ included, writes to file descriptor 2 during the block; afterwards pass
-    on every line that is not known chatter (NOISE), so real errors and warnings still show."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, AttributeError, ValueError):  # no usable fd 2: nothing to filter
-        yield
-        return
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
+    on every line that is not known chatter (NOISE), so real errors and warnings still show.
+    One thread at a time: fd 2 belongs to the whole process."""
+    with _FD2_LOCK:
         try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, AttributeError, ValueError):  # no usable fd 2: nothing to filter
             yield
-        finally:
-            with contextlib.suppress(OSError, AttributeError, ValueError):
-                sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            held.seek(0)
-            kept = drop_noise(held.read())
-            if kept:
-                os.write(2, kept)
+            return
+        with tempfile.TemporaryFile() as held:
+            os.dup2(held.fileno(), 2)
+            try:
+                yield
+            finally:
+                with contextlib.suppress(OSError, AttributeError, ValueError):
+                    sys.stderr.flush()
+                os.dup2(saved, 2)
+                os.close(saved)
+                held.seek(0)
+                kept = drop_noise(held.read())
+                if kept:
+                    os.write(2, kept)
 
 
 def quiet_python_logs() -> None:

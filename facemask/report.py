@@ -6,9 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facemask.config import CLASS_NAMES
-
-PRETTY = {"with_mask": "with mask", "without_mask": "without mask", "mask_worn_incorrectly": "worn incorrectly"}
+from facemask.config import CLASS_NAMES, CLASS_TITLES
 
 
 def _plt():
@@ -79,7 +77,7 @@ def write_training_plots(history: dict, results: dict, plots_dir: Path) -> dict:
         metrics[name] = classification_report(y, probs)
         present = [c for c in range(len(CLASS_NAMES)) if np.any(y == c)]
         matrix = np.asarray(metrics[name]["confusion_matrix"])[np.ix_(present, present)]
-        labels = [PRETTY[CLASS_NAMES[c]] for c in present]
+        labels = [CLASS_TITLES[CLASS_NAMES[c]] for c in present]
         fig, ax = plt.subplots(figsize=(4.6, 4))
         ax.imshow(matrix / np.maximum(matrix.sum(1, keepdims=True), 1), cmap="Blues", vmin=0, vmax=1)
         for i in range(len(present)):
@@ -98,7 +96,7 @@ def write_training_plots(history: dict, results: dict, plots_dir: Path) -> dict:
         fig, ax = plt.subplots(figsize=(4.6, 4))
         for c in present:
             fpr, tpr, auc = roc_curve(y == c, probs[:, c])
-            ax.plot(fpr, tpr, label=f"{PRETTY[CLASS_NAMES[c]]} (AUC {auc:.3f})")
+            ax.plot(fpr, tpr, label=f"{CLASS_TITLES[CLASS_NAMES[c]]} (AUC {auc:.3f})")
         ax.plot([0, 1], [0, 1], "k--", lw=0.8)
         ax.set_xlabel("false positive rate")
         ax.set_ylabel("true positive rate")
@@ -117,7 +115,7 @@ def write_pr_curves(curves: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(5.2, 4.2))
     for name, (rec, prec, ap) in curves.items():
         if len(rec):
-            ax.plot(rec, prec, label=f"{PRETTY[name]} (AP {ap:.3f})")
+            ax.plot(rec, prec, label=f"{CLASS_TITLES[name]} (AP {ap:.3f})")
     ax.set_xlabel("recall")
     ax.set_ylabel("precision")
     ax.set_xlim(0, 1)

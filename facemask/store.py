@@ -119,6 +119,11 @@ class CameraStatus:
 Record = EventRecord | MinuteCounts | CameraStatus
 
 
+def records_text(count: int) -> str:
+    """'1 record', '3 records'."""
+    return f"{count} record" if count == 1 else f"{count} records"
+
+
 # --- time: stored as naive UTC, shown as ISO 8601 with Z ------------------------------------------
 
 def utcnow() -> datetime:
@@ -242,7 +247,7 @@ class Store:
                     else:
                         self._write_status(conn, record)
         except sa.exc.SQLAlchemyError as exc:
-            raise self._fail(exc, f"write {len(records)} records") from None
+            raise self._fail(exc, f"write {records_text(len(records))}") from None
 
     @staticmethod
     def _write_event(conn: Connection, event: EventRecord) -> None:

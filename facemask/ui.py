@@ -5,11 +5,13 @@ Pages stay thin: they lay out widgets and call these helpers and the `facemask` 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import re
 import string
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +22,10 @@ from PIL import Image
 from facemask import config
 from facemask.annotate import annotate
 from facemask.config import CLASS_TITLES
+from facemask.detections import Detections
 from facemask.errors import FacemaskError
-from facemask.export import image_record, total_counts
-from facemask.imageio import decode_image
+from facemask.export import image_record, safe_filename
+from facemask.imageio import IMAGE_SUFFIXES, decode_image
 from facemask.pipeline import Pipeline
 
 CSS_FILE = config.ROOT / "css" / "style.css"
@@ -33,8 +36,20 @@ DETECTOR_LABELS = {
     "ssd": "SSD res10 (OpenCV DNN)",
     "haar": "Haar cascade (basic)",
 }
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif"]
+# what the uploaders accept: the photo list is the one decode_image reads (imageio.IMAGE_SUFFIXES)
+UPLOAD_TYPES = [suffix.lstrip(".") for suffix in IMAGE_SUFFIXES]
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm", "m4v"]
+TYPE_NAMES = {"jpg": "JPEG", "jpeg": "JPEG", "tif": "TIFF", "tiff": "TIFF", "webp": "WebP", "webm": "WebM"}
+
+
+def type_names(types: list[str]) -> str:
+    """'JPEG, PNG, … or TIFF': the accepted types as people name them, for help and error texts."""
+    names = list(dict.fromkeys(TYPE_NAMES.get(t, t.upper()) for t in types))
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else "".join(names)
+
+
+PHOTO_HELP = f"{type_names(UPLOAD_TYPES)}, up to {config.MAX_UPLOAD_MB} MB each."
+VIDEO_HELP = f"{type_names(VIDEO_TYPES)}, up to {config.MAX_UPLOAD_MB} MB."
 
 
 @dataclass(frozen=True)
@@ -53,14 +68,16 @@ PAGES = {  # file (relative to app.py) -> label and icon in the sidebar
     "pages/1_Photos_and_video.py": ("Photos & video", ":material/photo_library:"),
     "pages/2_Live_webcam.py": ("Live webcam", ":material/videocam:"),
     "pages/3_Model_metrics.py": ("Model metrics", ":material/monitoring:"),
+    "pages/4_Monitor.py": ("Monitor", ":material/camera_outdoor:"),
 }
+THRESHOLD_RANGE, THRESHOLD_STEP = (0.05, 0.95), 0.05  # the sidebar slider's
 DEFAULTS = {"detector": config.DEFAULT_DETECTOR, "threshold": float(config.DEFAULT_THRESHOLD), "blur": False}
 
 
 def setup_page(title: str, intro: str = "") -> Settings:
     """Every page starts here: page config, styling, sidebar (navigation + settings), title."""
     st.set_page_config(page_title=f"{title} · Face-mask detector", page_icon=":material/masks:",
-                       layout="wide", initial_sidebar_state="expanded")
+                       layout="wide", initial_sidebar_state="auto")  # "auto": closed on phones
     load_css()
     current = sidebar()
     st.title(title)
@@ -97,11 +114,8 @@ def sidebar() -> Settings:
         st.selectbox("Face detector", config.DETECTORS, key="detector", on_change=_keep, args=("detector",),
                      format_func=lambda name: DETECTOR_LABELS.get(name, name),
                      help="Finds the faces; the mask classifier then labels each one.")
-        st.slider("Face confidence threshold", 0.05, 0.95, step=0.05, key="threshold", on_change=_keep,
-                  args=("threshold",),
-                  help="Boxes less likely than this to be on a face (the detector's score, "
-                       "calibrated, and the classifier's own view of the crop) are not shown. Lower "
-                       "it to find more small or turned faces, raise it to drop false alarms.")
+        st.slider("Face confidence threshold", *THRESHOLD_RANGE, step=THRESHOLD_STEP, key="threshold",
+                  on_change=_keep, args=("threshold",), help=config.THRESHOLD_HELP)
         st.checkbox("Blur faces (privacy)", key="blur", on_change=_keep, args=("blur",),
                     help="Pixelate every face in the annotated pictures and video.")
         st.caption("Settings apply to every page, including a running webcam stream.")
@@ -135,28 +149,118 @@ def fallback_warning(pipe: Pipeline) -> None:
                    "instead, which misses more faces.", icon=":material/warning:")
 
 
+# --- uploaded photos: detected once per file, filtered and drawn per threshold ------------------
+
+MIN_FACE_PX = 16  # about the smallest face the detectors find (config.MIN_IMAGE_SIDE)
+
+
+def digest(data: bytes) -> str:
+    """The cache key of an uploaded file: its content, whatever its name."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def rejection(name: str, size: int) -> str | None:
+    """Why an upload is refused before it is decoded (too big, not a photo type), or None."""
+    if size > config.MAX_UPLOAD_MB * 1024 * 1024:
+        return f"{name}: the file is {size / 1024 / 1024:.1f} MB; photos can be up to {config.MAX_UPLOAD_MB} MB."
+    suffix = Path(name).suffix.lower().lstrip(".")
+    if suffix not in UPLOAD_TYPES:
+        kind = f"a .{suffix} file" if suffix else "a file without a type"
+        return f"{name}: {kind} is not a photo this app reads ({type_names(UPLOAD_TYPES)})."
+    return None
+
+
 @dataclass(frozen=True)
-class PhotoResult:
-    """One analysed picture: what the upload page shows and offers for download."""
+class PhotoFaces:
+    """Every candidate face of one photo (found at threshold 0), so that the threshold only filters."""
 
     name: str
-    record: dict  # same shape as one entry of `facemask detect --json`
-    png: bytes  # annotated picture
+    width: int
+    height: int
+    candidates: Detections
 
-    @property
-    def counts(self) -> dict[str, int]:
-        return total_counts([self.record])
+    def shown(self, threshold: float) -> Detections:
+        return self.candidates[self.candidates.face_probability >= threshold]
+
+    def record(self, threshold: float) -> dict:
+        """The photo's entry of `facemask detect --json` at this threshold."""
+        return image_record(self.name, self.width, self.height, self.shown(threshold))
+
+    def no_face_advice(self, threshold: float) -> str:
+        """What to try when no face passes the threshold: only suggests lowering it when that would
+        show a face (a candidate between the slider's lowest value and the threshold)."""
+        p_face = self.candidates.face_probability
+        below = p_face[(p_face >= THRESHOLD_RANGE[0]) & (p_face < threshold)]
+        if len(below):
+            best = float(below.max())
+            lower = max(np.floor(round(best / THRESHOLD_STEP, 6)) * THRESHOLD_STEP, THRESHOLD_RANGE[0])
+            others = f" ({len(below)} in all)" if len(below) > 1 else ""
+            return (f"No face at this threshold. The likeliest box below it has P(face) {best:.2f}{others}: "
+                    f"lower the threshold in the sidebar to {lower:.2f} to see it.")
+        return (f"No face found. The photo is {self.width}×{self.height} px; a face must be at least about "
+                f"{MIN_FACE_PX} px across and turned mostly towards the camera: try a closer or larger photo.")
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def analyse_photo(data: bytes, name: str, detector: str, threshold: float, blur: bool) -> PhotoResult:
-    """Decode, detect and annotate one uploaded picture; raises FacemaskError for a bad file."""
-    image = decode_image(data, name)
-    detections = _load(detector).detect(image, threshold=threshold)
-    annotated = annotate(image, detections, blur=blur)
+def _note_detection(key: str, name: str) -> None:
+    """Tests only: FACEMASK_DETECT_LOG names a file that gets a line per photo the detector ran on."""
+    path = os.environ.get("FACEMASK_DETECT_LOG")
+    if path:
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(f"{key[:16]} {name}\n")
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def detect_photo(key: str, _data: bytes, name: str, detector: str) -> PhotoFaces:
+    """Decode and detect one uploaded photo once (cached by content `key`, see `digest`); raises
+    FacemaskError for a file that is not a readable picture."""
+    image = decode_image(_data, name)
+    candidates = _load(detector).detect(image, threshold=0.0)
+    _note_detection(key, name)
     height, width = image.shape[:2]
-    return PhotoResult(name=name, record=image_record(name, width, height, detections),
-                       png=png_bytes(annotated))
+    return PhotoFaces(name=name, width=width, height=height, candidates=candidates)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def annotated_png(key: str, _data: bytes, name: str, detector: str, threshold: float, blur: bool) -> bytes:
+    """The photo with the faces that pass `threshold` drawn on it, as PNG."""
+    faces = detect_photo(key, _data, name, detector)
+    return png_bytes(annotate(decode_image(_data, name), faces.shown(threshold), blur=blur))
+
+
+def annotated_zip(photos: list[tuple[str, bytes, Detections]], blur: bool) -> bytes:
+    """One ZIP of the annotated photos (JPEG, named after each upload): the many-photos download."""
+    buffer = io.BytesIO()
+    used: set[str] = set()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name, data, detections in photos:
+            image = annotate(decode_image(data, name), detections, blur=blur)
+            entry, k = safe_filename(name, "_annotated.jpg"), 1
+            while entry in used:  # two uploads with one name
+                k += 1
+                entry = safe_filename(name, f"_annotated_{k}.jpg")
+            used.add(entry)
+            jpeg = io.BytesIO()
+            Image.fromarray(np.ascontiguousarray(image[:, :, ::-1])).save(jpeg, format="JPEG", quality=90)
+            archive.writestr(entry, jpeg.getvalue())
+    return buffer.getvalue()
+
+
+def summary_row(name: str, result: PhotoFaces | FacemaskError, threshold: float) -> dict:
+    """One row of the many-photos table: the faces per class and what happened to the photo."""
+    row = {"Photo": name, "Faces": None, **{CLASS_TITLES[c]: None for c in config.CLASS_NAMES}}
+    if isinstance(result, FacemaskError):
+        return {**row, "Status": "not read: " + str(result).removeprefix(f"{name}: ")}
+    counts = result.shown(threshold).counts()
+    row.update({"Faces": sum(counts.values()), **{CLASS_TITLES[c]: n for c, n in counts.items()}})
+    return {**row, "Status": "analysed" if row["Faces"] else "no face found"}
+
+
+def summary_table(rows: list[dict]) -> list[dict]:
+    """The rows as shown: a photo that was not read gets a dash, not a count (Streamlit writes None)."""
+    if all(row["Faces"] is not None for row in rows):
+        return rows
+    return [{key: ("–" if value is None else str(value)) if key not in ("Photo", "Status") else value
+             for key, value in row.items()} for row in rows]
 
 
 def png_bytes(image_bgr: np.ndarray) -> bytes:

@@ -102,7 +102,7 @@ def evaluation_numbers(report: dict) -> None:
         st.caption(" · ".join(f"{title(k)}: {v}" for k, v in facts.items()))
     point = report.get("operating_point")
     if isinstance(point, dict):
-        st.markdown("**At the app's threshold**")
+        st.markdown("**At the app's threshold**", help=config.THRESHOLD_HELP)
         shown = [(k, v) for k, v in point.items() if isinstance(v, (int, float))]
         for start in range(0, len(shown), 4):
             for column, (key, value) in zip(st.columns(4), shown[start:start + 4]):

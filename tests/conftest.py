@@ -26,6 +26,42 @@ def live_pipeline() -> Pipeline:
     return Pipeline(live=True)
 
 
+# --- a real Ray cluster on loopback: a head and one more node (tests/ray_kit.py) ---------------------
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    import shutil
+    import tempfile
+
+    import ray_kit
+
+    base = tempfile.mkdtemp(prefix="fmray")  # short: Ray's socket paths must stay under ~107 characters
+    cluster = ray_kit.start_cluster(base)
+    try:
+        yield cluster
+    finally:
+        ray_kit.stop_cluster(cluster)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+# --- a real PostgreSQL server on 127.0.0.1, run as nobody (tests/postgres_kit.py) ---------------------
+
+@pytest.fixture(scope="session")
+def postgres():
+    import shutil
+    import tempfile
+
+    import postgres_kit
+
+    base = tempfile.mkdtemp(prefix="fmpg")
+    server = postgres_kit.start_postgres(base)
+    try:
+        yield server
+    finally:
+        postgres_kit.stop_postgres(server)
+        shutil.rmtree(base, ignore_errors=True)
+
+
 # --- browser tests: one server, one browser, one fake camera for the session ----------------------
 
 @pytest.fixture(scope="session")

@@ -132,7 +132,9 @@ def test_upload_shows_faces_for_a_good_photo_and_names_a_broken_one():
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.error) == 1 and ui.plain("broken.jpg") in at.error[0].value  # escaped markdown
-    faces = at.dataframe[0].value
+    summary, faces = at.dataframe[0].value, at.dataframe[1].value  # one row per photo, then its faces
+    assert list(summary["Photo"]) == ["maksssksksss0.jpg", "broken.jpg"]
+    assert summary["Status"][1].startswith("not read: ") and int(summary["Faces"][0]) == len(faces)
     metrics = {m.label: m.value for m in at.metric}
     assert len(faces) >= 2, "the ground truth has 3 faces"
     assert int(metrics["Faces"]) == len(faces)

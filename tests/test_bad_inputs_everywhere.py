@@ -93,4 +93,10 @@ def test_upload_page_shows_each_bad_file_in_place_and_the_good_ones(files, outco
     assert len(shown_errors) == len(bad)
     for name in bad:
         assert any(ui.plain(name) in text for text in shown_errors), f"no error names {name}"
-    assert len(at.image) == len(files) - len(bad), "every picture that decodes is shown annotated"
+    # every file has its row in the summary; the pictures that decode are there with their faces
+    rows = {row["Photo"]: row["Status"] for row in at.dataframe[0].value.to_dict("records")}
+    assert set(rows) == set(files)
+    for name, message in outcomes.items():
+        assert rows[name].startswith("not read: ") == bool(message), (name, rows[name])
+    good = len(files) - len(bad)
+    assert len(at.image) == min(good, 3) + (good > 3), "three shown in full, one more picked from the rest"

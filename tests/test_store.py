@@ -127,7 +127,7 @@ def test_a_database_that_goes_away_refuses_writes_then_takes_them_when_back(tmp_
     db.write([event()])
     shutil.move(folder, tmp_path / "away")
     folder.write_text("not a folder")  # the database's folder is gone: nothing can open the file
-    with pytest.raises(StoreUnavailable, match="can't write 1 records"):
+    with pytest.raises(StoreUnavailable, match="can't write 1 record "):
         db.write([event(camera="hall")])
     folder.unlink()
     shutil.move(tmp_path / "away", folder)
