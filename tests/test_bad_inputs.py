@@ -188,3 +188,27 @@ def test_cli_benchmark_without_its_pictures_says_where_it_looked(tmp_path):
     )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert str(tmp_path / "data") in result.stderr and "FACEMASK_SHARED" in result.stderr
+
+
+def test_weights_placement_without_shared_fails_only_for_what_serving_needs(tmp_path):
+    # no ../shared and no network: the detectors' weights already placed are enough to serve; the
+    # training backbone (no download address) is named, not fatal; a missing detector file is fatal
+    import shutil
+
+    from facemask import config
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    for path in config.WEIGHTS_DIR.iterdir():
+        if not path.name.startswith("mobilenet"):
+            shutil.copyfile(path, weights / path.name)
+    env = {**os.environ, "FACEMASK_SHARED": str(tmp_path / "no_shared"), "FACEMASK_WEIGHTS_DIR": str(weights)}
+    place = [sys.executable, str(config.ROOT / "face_detector" / "place_weights.py")]
+    done = subprocess.run(place, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "MISSING mobilenet" in done.stdout and "only `facemask train` needs it" in done.stdout
+    (weights / "face_detection_yunet_2026may.onnx").unlink()
+    # the download goes to a closed port on loopback, never out
+    done = subprocess.run(place, capture_output=True, text=True, env={**env, "https_proxy": "http://127.0.0.1:9"},
+                          timeout=120)
+    assert done.returncode == 1 and "MISSING face_detection_yunet" in done.stdout
