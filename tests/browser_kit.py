@@ -7,6 +7,7 @@ import base64
 import io
 import os
 import socket
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -295,7 +296,8 @@ def launch_chromium(browser_type, camera: Path):
 
 # --- the photo page's detector runs (tests/conftest.py points the server's FACEMASK_DETECT_LOG here) ---
 
-DETECT_LOG = config.ROOT / "test-artifacts" / "photo-detections.log"
+# one file per test session (the pytest process): sessions running side by side keep their own counts
+DETECT_LOG = Path(tempfile.gettempdir()) / f"facemask-photo-detections-{os.getpid()}.log"
 
 
 def detector_runs(name: str) -> int:
