@@ -12,8 +12,9 @@ ui.legend()
 
 st.markdown("#### Start here")
 BLURBS = {
-    "pages/1_Photos_and_video.py": "Drop in photos or a short video. Get annotated pictures, a table "
-                                   "of faces, and JSON / CSV downloads.",
+    "pages/1_Photos_and_video.py": "Drop in photos or a short video. Get annotated pictures, tables of "
+                                   "faces, one ZIP for many photos, and for a video the people seen "
+                                   "and the faces over time.",
     "pages/2_Live_webcam.py": "Use your webcam. Boxes, counts and an alert update live while you move.",
     "pages/3_Model_metrics.py": "How well the models do: training curves, confusion matrices, ROC "
                                 "and precision-recall on real photos.",

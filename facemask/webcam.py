@@ -20,6 +20,7 @@ from facemask import config
 from facemask.annotate import annotate
 from facemask.detections import Detections
 from facemask.pipeline import Pipeline
+from facemask.recording import LiveRecorder
 
 ALERT_CLASSES = ("without_mask", "mask_worn_incorrectly")
 SMOOTHING = 0.2  # weight of the newest frame in the running fps / latency averages
@@ -86,6 +87,12 @@ class VideoTransformer(VideoProcessorBase):
         self._last_out: float | None = None
         # wall clock minus frame timestamp, smallest seen: maps a frame's pts to its arrival time
         self._clock_offset: float | None = None
+        # counts over the last minutes, and the store when the page's "Record" toggle is on
+        self.recorder = LiveRecorder()
+
+    def on_ended(self) -> None:
+        """The stream stopped: a recording ends, its open events written with their durations."""
+        self.recorder.stop()
 
     def set_detector(self, name: str) -> None:
         """Swap in the shared live pipeline of another detector (raises FacemaskError if it cannot load)."""
@@ -122,6 +129,7 @@ class VideoTransformer(VideoProcessorBase):
         try:
             image = frame.to_ndarray(format="bgr24")
             detections = pipeline.detect(image, threshold=threshold)
+            self.recorder.add(image, detections)
             out = video_frame(annotate(image, detections, blur=blur))
             out.pts = frame.pts
             if frame.time_base is not None:

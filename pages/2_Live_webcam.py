@@ -4,6 +4,7 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from facemask import FacemaskError, config, ui
+from facemask.redaction import redact
 from facemask.webcam import VideoTransformer, live_pipeline
 
 settings = ui.setup_page("Live webcam", "Press START and allow the camera. Frames are annotated on the "
@@ -28,11 +29,22 @@ with video_col:
         async_processing=True,
     )
     ui.legend()
+    record = st.toggle("Record into the store", key="live_record",
+                       help=f"This camera's events and per-minute counts go to {redact(config.DEFAULT_DB_URL)} "
+                            f"as camera '{config.WEBCAM_CAMERA_NAME}', as `facemask watch` records a camera; the "
+                            "Monitor page shows them.")
 
 processor = ctx.video_processor
 if processor is not None:  # sidebar changes reach the running stream from the next frame
     processor.threshold = settings.threshold
     processor.blur = settings.blur
+    try:
+        if record and not processor.recorder.recording:
+            processor.recorder.start()
+        elif not record and processor.recorder.recording:
+            processor.recorder.stop()
+    except FacemaskError as exc:
+        st.error(f"Not recording: {exc}", icon=":material/error:")
     try:
         processor.set_detector(settings.detector)
     except FacemaskError as exc:
@@ -53,6 +65,13 @@ def live_panel() -> None:
     else:
         st.markdown('<div class="fm-status fm-idle">No face in view</div>', unsafe_allow_html=True)
     ui.count_metrics(stats.counts, total_label="Faces", per_row=2)
+    recent = processor.recorder.recent()
+    minutes = config.LIVE_COUNTS_WINDOW_S / 60
+    seen = ", ".join(f"{n} {config.CLASS_TITLES[name].lower()}" for name, n in recent["counts"].items())
+    st.markdown(f"**Last {minutes:g} minutes:** {recent['people']} "
+                f"{'person' if recent['people'] == 1 else 'people'} seen; faces in the sampled frames: {seen}")
+    if processor.recorder.recording:
+        st.caption(f"Recording into {processor.recorder.store_name}: {recent['events']} event(s) so far.")
     speed = st.columns(3)
     speed[0].metric("FPS", f"{stats.fps:.1f}", help="Annotated frames per second, smoothed.")
     speed[1].metric("Latency", f"{stats.latency_ms:.0f} ms", help="From a frame's arrival to its annotated copy.")

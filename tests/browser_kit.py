@@ -7,6 +7,7 @@ import base64
 import io
 import os
 import socket
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -23,6 +24,8 @@ CHROMIUM = Path(os.environ.get("FACEMASK_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = config.ROOT / "test-artifacts" / "screenshots"
 GOOD_PHOTO = config.DEV_IMAGES / "maksssksksss0.jpg"  # 3 faces: 2 without mask, 1 with
 SLOW = 240_000  # ms: first model load and detection on two shared cores
+SERVER_START_S = 120  # streamlit's health check must answer within this, on a loaded machine
+LAUNCH_MS = 120_000  # Chromium start
 FRAME_W, FRAME_H, FPS = 640, 480, 30
 LIVE_PAGE, LIVE_TITLE = "/Live_webcam", "Live webcam"
 
@@ -37,9 +40,44 @@ def missing() -> str | None:
 
 
 def free_port() -> int:
+    """A port nobody listens on now; `listening_pid` then checks that our server got it (another
+    process may take it before the server binds)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def listening_pid(port: int, pids: list[int]) -> int | None:
+    """Which of `pids` holds the listening TCP socket on `port`, or None: a health check that
+    answers "ok" may come from another test session's server that took the port first."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A = LISTEN
+                inodes.add(fields[9])
+    for pid in pids:
+        try:
+            links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            continue
+        if any(link[8:-1] in inodes for link in links if link.startswith("socket:[")):
+            return pid
+    return None
+
+
+def wait_for_js(page, expression: str, what: str, arg=None, timeout_ms: float = SLOW):
+    """page.wait_for_function with a failure that says what was awaited, and for how long."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        return page.wait_for_function(expression, arg=arg, timeout=timeout_ms)
+    except PlaywrightTimeout:
+        raise AssertionError(f"waited {timeout_ms / 1000:.0f} s for {what}") from None
 
 
 # --- the fake camera --------------------------------------------------------------------------
@@ -141,20 +179,28 @@ def open_page(page, path: str, title: str) -> None:
     wait_until_idle(page)
 
 
+# Streamlit's running-man icon, shown once a run has lasted 0.5 s (its "Running..." is an aria-label,
+# not text: a has_text="Running" filter never matches, and the wait it guarded was a bare 1 s sleep)
+RUNNING_ICON = '[data-testid="stStatusWidgetRunningIcon"]'
+
+
 def wait_until_idle(page, quiet_s: float = 1.0) -> None:
-    """Until Streamlit's "Running…" indicator has been gone for `quiet_s`."""
+    """Until Streamlit's running indicator has been gone for `quiet_s` (more than the 0.5 s it waits
+    before it shows, so a run that starts in the quiet window is seen)."""
     deadline = time.monotonic() + SLOW / 1000
     quiet_since = None
     while time.monotonic() < deadline:
-        running = page.locator('[data-testid="stStatusWidget"]').filter(has_text="Running").count()
-        if running:
+        if page.locator(RUNNING_ICON).count():
             quiet_since = None
         elif quiet_since is None:
             quiet_since = time.monotonic()
         elif time.monotonic() - quiet_since >= quiet_s:
             return
-        time.sleep(0.2)
-    raise AssertionError("the app kept running")
+        time.sleep(0.1)
+    raise AssertionError(f"the app was still running after {SLOW / 1000:.0f} s (never idle for {quiet_s} s)")
+
+
+_TWO_FRAMES = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
 
 def screenshot(page, name: str) -> Path:
@@ -166,7 +212,7 @@ def screenshot(page, name: str) -> Path:
     }""")
     viewport = page.viewport_size
     page.set_viewport_size({"width": viewport["width"], "height": min(max(viewport["height"], height + 40), 8000)})
-    page.wait_for_timeout(600)
+    page.evaluate(_TWO_FRAMES)  # the resized layout has been painted
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(viewport)
@@ -250,6 +296,31 @@ LIVE_FACES = """() => [...document.querySelectorAll('[data-testid="stMetric"]')]
 VIDEO_PLAYING = "v => v.readyState >= 2 && v.videoWidth > 0 && v.currentTime > 0"
 
 
+# --- the live page's stream ---------------------------------------------------------------------
+
+def webrtc(page):
+    """The streamlit-webrtc component's iframe."""
+    return page.frame_locator('iframe[title*="webrtc_streamer"]')
+
+
+def start_video(page):
+    """Press START and wait until the returned video plays; the <video> element's handle."""
+    webrtc(page).get_by_role("button", name="Start").click()
+    handle = webrtc(page).locator("video").first.element_handle()
+    wait_for_js(page, VIDEO_PLAYING, "the returned video to play after START", arg=handle)
+    page.locator(".fm-status").filter(has_not_text="Camera off").wait_for()  # the app knows it plays
+    return handle
+
+
+def stop_video(page) -> None:
+    """Press STOP and wait until the app has handled it: the live panel says "Camera off" only once
+    a run after the stream's teardown has finished (the START button is back at once, before that)."""
+    webrtc(page).get_by_role("button", name="Stop").click()
+    webrtc(page).get_by_role("button", name="Start").wait_for()
+    page.locator(".fm-status", has_text="Camera off").wait_for()
+    wait_until_idle(page)
+
+
 # --- the server process -------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -259,6 +330,13 @@ class Server:
     url: str
     pid: int
     thread_log: Path  # "<native id> <name>" for every Python thread the server has started
+    log: Path | None = None  # the server's stdout and stderr
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The end of the server's log, for failure messages."""
+        if self.log is None or not self.log.exists():
+            return "(no server log)"
+        return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
     def os_threads(self) -> Counter:
         """Every OS thread of the server, by OS name (15 characters; native threads inherit their
@@ -290,12 +368,13 @@ def launch_chromium(browser_type, camera: Path):
     return browser_type.launch(executable_path=str(CHROMIUM), args=[
         "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={camera}"])
+        "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={camera}"], timeout=LAUNCH_MS)
 
 
 # --- the photo page's detector runs (tests/conftest.py points the server's FACEMASK_DETECT_LOG here) ---
 
-DETECT_LOG = config.ROOT / "test-artifacts" / "photo-detections.log"
+# one file per test session (the pytest process): sessions running side by side keep their own counts
+DETECT_LOG = Path(tempfile.gettempdir()) / f"facemask-photo-detections-{os.getpid()}.log"
 
 
 def detector_runs(name: str) -> int:

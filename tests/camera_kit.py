@@ -317,3 +317,67 @@ class FakeCamera:
                 conn.close()
             except OSError:
                 pass
+
+
+class MjpegCamera:
+    """An HTTP camera on loopback sending `photo` as MJPEG (multipart/x-mixed-replace), 10 frames a
+    second for at most `seconds`, to each viewer."""
+
+    def __init__(self, photo: Path, seconds: float = 120.0) -> None:
+        ok, data = cv2.imencode(".jpg", letterbox(cv2.imread(str(photo))))
+        jpeg = data.tobytes()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                try:
+                    for _ in range(int(seconds * 10)):
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\n"
+                                         + f"Content-Length: {len(jpeg)}\r\n\r\n".encode() + jpeg + b"\r\n")
+                        time.sleep(0.1)
+                except OSError:
+                    pass
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self) -> str:
+        return f"http://viewer:{SECRET}@127.0.0.1:{self.server.server_address[1]}/video.mjpg"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class HlsCamera:
+    """An HLS stream on loopback: ffmpeg cuts `clip` into 1 s segments and a playlist, served over HTTP."""
+
+    def __init__(self, clip: Path, folder: Path) -> None:
+        from functools import partial
+        from http.server import SimpleHTTPRequestHandler
+
+        folder.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(clip), "-c", "copy",
+                        "-f", "hls", "-hls_time", "1", "-hls_playlist_type", "vod", str(folder / "live.m3u8")],
+                       check=True, timeout=120)
+
+        class Quiet(SimpleHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(folder)))
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/live.m3u8?token={SECRET}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

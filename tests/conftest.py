@@ -67,9 +67,9 @@ def postgres():
 @pytest.fixture(scope="session")
 def server(tmp_path_factory) -> kit.Server:
     port = kit.free_port()
-    log_path = config.ROOT / "test-artifacts" / "streamlit-server.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    thread_log = tmp_path_factory.mktemp("server") / "threads.txt"
+    folder = tmp_path_factory.mktemp("server")  # this session's own: other sessions may run beside it
+    log_path = folder / "streamlit.log"
+    thread_log = folder / "threads.txt"
     thread_log.touch()
     kit.DETECT_LOG.write_text("")  # the server adds a line per photo it runs the detector on
     env = {**os.environ, "FACEMASK_RTC_CONFIGURATION": '{"iceServers": []}', "FACEMASK_THREAD_LOG": str(thread_log),
@@ -80,26 +80,32 @@ def server(tmp_path_factory) -> kit.Server:
              f"--server.port={port}", "--server.headless=true", "--browser.gatherUsageStats=false"],
             cwd=config.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    server = kit.Server(url, proc.pid, thread_log, log_path)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + kit.SERVER_START_S
         while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited ({proc.returncode}) before it answered on port {port}:\n"
+                                   + server.log_tail())
             try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as response:
+                    healthy = response.read().strip() == b"ok"
             except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start; see {log_path}")
+                healthy = False
+            if healthy and kit.listening_pid(port, [proc.pid]) == proc.pid:
+                break  # the answer came from our server, not from another that took the port first
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not answer its health check on port {port} within "
+                                   f"{kit.SERVER_START_S} s:\n" + server.log_tail())
             time.sleep(0.5)
-        yield kit.Server(url, proc.pid, thread_log)
+        yield server
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=20)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait()
+            proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")

@@ -5,16 +5,20 @@ Here each new Python thread gives its name to its OS thread (Linux keeps 15 char
 streamlit-webrtc's "async_media_processor_N" reads "async_media_pro") and, when FACEMASK_THREAD_LOG
 names a file, appends "<native id> <name>" to it. Native threads that OpenCV, LiteRT or libav start
 from a Python thread inherit its OS name, so the log is what tells a Python thread apart.
+The server also asks Linux to end it when the process that started it (pytest) dies, so a test
+run that is killed leaves no server behind to hold its port and CPU.
 Usage: python tests/serve_app.py run app.py ...
 """
 
 import ctypes
 import os
+import signal
 import sys
 import threading
 
 from streamlit.web.cli import main
 
+PR_SET_PDEATHSIG = 1
 PR_SET_NAME = 15
 THREAD_LOG = os.environ.get("FACEMASK_THREAD_LOG")
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -32,5 +36,8 @@ def _announce_thread(*_) -> None:
 
 
 if __name__ == "__main__":
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() == 1:  # the parent died before the request above
+        sys.exit("the test run that started this server has ended")
     threading.setprofile(_announce_thread)
     sys.exit(main(prog_name="streamlit"))

@@ -14,8 +14,6 @@ from browser_kit import (
     GOOD_PHOTO,
     LIVE_FACES,
     SCREENSHOTS,
-    SLOW,
-    VIDEO_PLAYING,
     boxes_added,
     camera_colours,
     class_pixels,
@@ -24,8 +22,11 @@ from browser_kit import (
     missing,
     open_page,
     screenshot,
+    start_video,
+    stop_video,
     table_rows,
     upload,
+    wait_for_js,
     wait_until_idle,
 )
 from PIL import Image
@@ -36,6 +37,12 @@ pytestmark = pytest.mark.browser
 
 if missing():
     pytest.skip(missing(), allow_module_level=True)
+
+
+VISIBLE_IMAGES_LOADED = """n => {
+    const imgs = [...document.querySelectorAll('[data-testid="stImage"] img')].filter(i => i.offsetParent);
+    return imgs.length >= n && imgs.every(i => i.complete && i.naturalWidth > 0);
+}"""
 
 
 # --- tests --------------------------------------------------------------------------------------
@@ -77,12 +84,7 @@ def test_a_broken_file_is_named_and_the_good_photo_still_shows(page, tmp_path):
 
 def test_live_webcam_returns_annotated_frames_and_counts(page, fake_camera):
     open_page(page, "/Live_webcam", "Live webcam")
-    frame = page.frame_locator('iframe[title*="webrtc_streamer"]')
-    frame.get_by_role("button", name="Start").click()
-    video = frame.locator("video").first
-    video.wait_for()
-    handle = video.element_handle()
-    page.wait_for_function(VIDEO_PLAYING, arg=handle, timeout=SLOW)
+    handle = start_video(page)
 
     source = camera_colours(fake_camera["frames"])
     best, deadline = None, time.monotonic() + 120
@@ -99,7 +101,7 @@ def test_live_webcam_returns_annotated_frames_and_counts(page, fake_camera):
     Image.fromarray(rgb).save(SCREENSHOTS / "live_frame.png")
     assert boxes_added(seen, source), f"no box colours in the returned video: {seen} vs {source}"
 
-    page.wait_for_function(LIVE_FACES, timeout=120_000)
+    wait_for_js(page, LIVE_FACES, "a Faces count of 1 or more beside the live video", timeout_ms=120_000)
     page.wait_for_timeout(3000)  # the link's bitrate and the camera settle in the first seconds
     rates = handle.evaluate(COUNT_FRAMES, 10)
     server_fps = metric_value(page, "FPS")
@@ -108,7 +110,7 @@ def test_live_webcam_returns_annotated_frames_and_counts(page, fake_camera):
           f"server: {server_fps} frames/s annotated, latency {metric_value(page, 'Latency')}")
     assert rates["presented"] > 0
     screenshot(page, "live")
-    frame.get_by_role("button", name="Stop").click()
+    stop_video(page)  # the next test starts with no stream still closing
 
 
 def test_metrics_page_pictures_load(page):
@@ -116,12 +118,10 @@ def test_metrics_page_pictures_load(page):
     expected = [p for p in ("training_curves.png", "confusion_matrix_real_photos.png", "roc_real_photos.png",
                             "confusion_matrix_closeups.png", "roc_closeups.png") if (config.PLOTS_DIR / p).exists()]
     assert expected, "training plots are missing"
-    page.wait_for_function("""n => {
-        const imgs = [...document.querySelectorAll('[data-testid="stImage"] img')].filter(i => i.offsetParent);
-        return imgs.length >= n && imgs.every(i => i.complete && i.naturalWidth > 0);
-    }""", arg=len(expected))
+    wait_for_js(page, VISIBLE_IMAGES_LOADED, f"{len(expected)} training plots to load", arg=len(expected))
     screenshot(page, "metrics")
     for tab in ("Detection on real photos", "Model card"):
         page.get_by_role("tab", name=tab).click()
-        page.wait_for_timeout(800)
+        page.get_by_role("tab", name=tab, selected=True).wait_for()
+        wait_for_js(page, VISIBLE_IMAGES_LOADED, f"the pictures of the {tab!r} tab to load", arg=0)
         screenshot(page, "metrics_" + tab.split()[0].lower())

@@ -11,8 +11,6 @@ from browser_kit import (
     GOOD_PHOTO,
     LIVE_PAGE,
     LIVE_TITLE,
-    SLOW,
-    VIDEO_PLAYING,
     boxes_added,
     class_pixels,
     grab_video,
@@ -21,6 +19,8 @@ from browser_kit import (
     new_page,
     open_page,
     screenshot,
+    start_video,
+    stop_video,
     table_rows,
     upload,
     wait_until_idle,
@@ -38,24 +38,6 @@ MAX_GAP_S = 8.0  # longest wait for a new frame in any tab: a stalled stream fai
 SMALL_CAMERA_FPS = 10  # the three fake cameras: 3 x 10 frames/s of 320x240 for the server
 CYCLES = 10
 WORKER = "async_media_processor_"  # streamlit-webrtc's frame-processing thread, one per running stream
-
-
-def webrtc(page):
-    return page.frame_locator('iframe[title*="webrtc_streamer"]')
-
-
-def start_video(page):
-    """Press START and wait until the returned video plays; the <video> element's handle."""
-    webrtc(page).get_by_role("button", name="Start").click()
-    handle = webrtc(page).locator("video").first.element_handle()
-    page.wait_for_function(VIDEO_PLAYING, arg=handle, timeout=SLOW)
-    return handle
-
-
-def stop_video(page) -> None:
-    webrtc(page).get_by_role("button", name="Stop").click()
-    webrtc(page).get_by_role("button", name="Start").wait_for()
-    wait_until_idle(page)
 
 
 def boxes_drawn(handle, source: dict[str, int]) -> bool:
@@ -152,7 +134,7 @@ def test_ten_start_stop_cycles_leave_no_webrtc_worker_running(page, server):
     baseline = settled_workers(server, 0, 30)  # a stream stopped by an earlier test may still be closing
     assert baseline == 0, f"{baseline} webrtc workers running before the first START"
     print(f"\nbaseline: {baseline} webrtc workers, {sum(server.os_threads().values())} server threads")
-    totals = []
+    totals, by_name = [], []
     for cycle in range(1, CYCLES + 1):
         start_video(page)
         playing = settled_workers(server, baseline + 1)
@@ -160,12 +142,17 @@ def test_ten_start_stop_cycles_leave_no_webrtc_worker_running(page, server):
         stopped = settled_workers(server, baseline)
         threads = server.os_threads()
         totals.append(sum(threads.values()))
+        by_name.append(threads)
         print(f"cycle {cycle:2}: {playing} workers playing, {stopped} after stop; {totals[-1]} server threads "
               f"({threads['async_media_pro']} named async_media_pro: native threads a worker started)")
         assert playing == baseline + 1, f"cycle {cycle}: no worker while streaming"
         assert stopped == baseline, f"cycle {cycle}: {stopped - baseline} workers left running after STOP"
+    # A thread left behind per stream grows the count by one a cycle; the server's pools (AnyIO,
+    # asyncio's executor, script runners) grow by a few to their caps when the timing calls for it.
     half = CYCLES // 2
-    assert max(totals[half:]) <= max(totals[:half]), f"the server's thread count keeps growing: {totals}"
+    growth = max(totals[half:]) - max(totals[:half])
+    assert growth < CYCLES - half, (f"the server's thread count keeps growing: {totals}; "
+                                    f"by name, first cycle {dict(by_name[0])}, last {dict(by_name[-1])}")
 
 
 XSS_NAME = "<img src=x onerror=alert(1)>.jpg"

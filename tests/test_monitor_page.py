@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 import camera_kit as ck
 import pytest
-from browser_kit import free_port, missing, new_page, screenshot, wait_until_idle
+from browser_kit import free_port, missing, new_page, open_page, screenshot, start_video, stop_video, wait_until_idle
 
 from facemask import config
 from facemask.store import CameraStatus, EventRecord, Store
@@ -48,7 +48,8 @@ def monitor_server(recorded, tmp_path_factory):
     port = free_port()
     log_path = config.ROOT / "test-artifacts" / "monitor-server.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "FACEMASK_DB_URL": recorded, config.MONITOR_PASSWORD_ENV: PASSWORD}
+    env = {**os.environ, "FACEMASK_DB_URL": recorded, config.MONITOR_PASSWORD_ENV: PASSWORD,
+           "FACEMASK_RTC_CONFIGURATION": '{"iceServers": []}'}
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", f"--server.port={port}",
                                  "--server.headless=true", "--browser.gatherUsageStats=false"],
@@ -125,3 +126,22 @@ def test_monitor_shows_status_chart_and_snapshots_and_a_new_event_as_it_is_store
     wait_until_idle(monitor)
     screenshot(monitor, "monitor-new-event")
     assert ck.SECRET not in monitor.content() and "10.0.0.9" not in monitor.content()
+
+
+def test_live_webcam_records_into_the_store_and_counts_the_last_minutes(browser, monitor_server, recorded):
+    page = new_page(browser, monitor_server)
+    try:
+        open_page(page, "/Live_webcam", "Live webcam")
+        page.get_by_text("Record into the store").click()
+        start_video(page)
+        page.get_by_text("Recording into sqlite:///").wait_for(timeout=WAIT_MS)
+        page.get_by_text(re.compile(r"Last 5 minutes: [1-9]\d* (person|people) seen")).wait_for(timeout=WAIT_MS)
+        screenshot(page, "live-recording")
+        stop_video(page)  # the stream's end closes the recording: its counts are written
+        store, deadline = Store(recorded), time.monotonic() + 60
+        while not sum(row["faces"] for row in store.minute_counts(camera="webcam")):
+            assert time.monotonic() < deadline, "the webcam's counts never reached the store within 60 s"
+            time.sleep(0.5)
+        assert {s["camera"]: s["state"] for s in store.camera_statuses()}["webcam"] == "stopped"
+    finally:
+        page.context.close()

@@ -202,3 +202,25 @@ def test_video_file_source_is_read_to_its_end_and_keeps_only_the_newest_frame(tm
         assert reader.status().line().startswith("[clip] ended")
     finally:
         reader.stop()
+
+
+@pytest.mark.skipif(kit.missing_tools() is not None, reason=kit.missing_tools() or "")
+@pytest.mark.parametrize("kind", ["mjpeg", "hls"])
+def test_http_cameras_mjpeg_and_hls_give_frames(tmp_path, kind):
+    if kind == "mjpeg":
+        camera = kit.MjpegCamera(kit.WITHOUT_MASK_PHOTO)
+    else:
+        camera = kit.HlsCamera(kit.still_clip(tmp_path / "clip.mp4", kit.WITHOUT_MASK_PHOTO, seconds=6),
+                               tmp_path / "hls")
+    reader = CameraReader(camera.url(), kind).start()
+    try:
+        frame = reader.wait(0, timeout=60)
+        assert frame is not None, f"no frame from the {kind} camera: {reader.status().line()}"
+        assert frame.image.shape == (480, 640, 3)
+        later = reader.wait(frame.seq, timeout=30)
+        assert later is not None and later.seq > frame.seq, reader.status().line()
+        line = reader.status().line()
+        assert line.startswith(f"[{kind}] connected") and kit.SECRET not in line + reader.status().source
+    finally:
+        reader.stop()
+        camera.close()

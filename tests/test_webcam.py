@@ -79,7 +79,7 @@ def test_only_the_newest_of_queued_frames_is_processed():
     frames = [frame(value=v, width=100 + v, pts=v) for v in (10, 20, 30)]
     # streamlit-webrtc awaits it on its own worker thread; so do we (the test thread may own a loop)
     with ThreadPoolExecutor(1) as worker:
-        out = worker.submit(asyncio.run, processor.recv_queued(frames)).result()
+        out = worker.submit(asyncio.run, processor.recv_queued(frames)).result(timeout=60)
     assert len(out) == 1 and out[0].pts == 30
     assert pipeline.shapes == [(120, 130, 3)]
     assert processor.stats().dropped == 2
