@@ -95,6 +95,7 @@ CROP_PADDING = 0.15  # extra margin around the face box, fraction of its side
 MAX_IMAGE_PIXELS = 50_000_000  # beyond any camera photo: refuse as a decompression bomb
 MIN_IMAGE_SIDE = 16
 MAX_UPLOAD_MB = 25
+DISPLAY_MAX_SIDE = 2048  # the app shows (and offers as "Picture") annotated photos at most this long
 
 # Per-detector settings, chosen by measurement on the training photos (see docs/research_log.md):
 # min_side: upscale small pictures until their short side reaches this many pixels.

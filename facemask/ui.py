@@ -15,6 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import streamlit as st
 from PIL import Image
@@ -226,9 +227,14 @@ def detect_photo(key: str, _data: bytes, name: str, detector: str) -> PhotoFaces
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def annotated_png(key: str, _data: bytes, name: str, detector: str, threshold: float, blur: bool) -> bytes:
-    """The photo with the faces that pass `threshold` drawn on it, as PNG."""
+    """The photo with the faces that pass `threshold` drawn on it, as PNG, shrunk to a long side of
+    config.DISPLAY_MAX_SIDE (a 12 MP PNG would take seconds to encode and send; the ZIP keeps full size)."""
     faces = detect_photo(key, _data, name, detector)
-    return png_bytes(annotate(decode_image(_data, name), faces.shown(threshold), blur=blur))
+    drawn = annotate(decode_image(_data, name), faces.shown(threshold), blur=blur)
+    scale = config.DISPLAY_MAX_SIDE / max(drawn.shape[:2])
+    if scale < 1:
+        drawn = cv2.resize(drawn, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    return png_bytes(drawn)
 
 
 def annotated_zip(photos: list[tuple[str, bytes, Detections]], blur: bool) -> bytes:

@@ -209,3 +209,22 @@ def test_the_app_never_imports_tensorflow():
                          cwd=config.ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_phone_size_photo_is_shown_shrunk_with_its_faces_found_at_full_size():
+    import io
+
+    import cv2
+
+    image = cv2.imread(str(config.DEV_IMAGES / "maksssksksss260.jpg"))
+    factor = (12e6 / (image.shape[0] * image.shape[1])) ** 0.5
+    big = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+    data = cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+    key = ui.digest(data)
+    faces = ui.detect_photo(key, data, "phone.jpg", config.DEFAULT_DETECTOR)
+    assert (faces.width, faces.height) == (big.shape[1], big.shape[0])
+    shown = faces.shown(config.DEFAULT_THRESHOLD)
+    assert len(shown) >= 20 and shown.xyxy[:, 2].max() > image.shape[1]  # boxes in the full picture's pixels
+    png = Image.open(io.BytesIO(ui.annotated_png(key, data, "phone.jpg", config.DEFAULT_DETECTOR,
+                                                 config.DEFAULT_THRESHOLD, False)))
+    assert max(png.size) == config.DISPLAY_MAX_SIDE
