@@ -64,11 +64,14 @@ def connect(address: str | None = None, logs: bool = False, num_cpus: int | None
     try:
         ray.init(address=address or "local", num_cpus=None if address else num_cpus, include_dashboard=False,
                  log_to_driver=logs, logging_level=logging.WARNING if logs else logging.ERROR)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
+    except Exception as exc:  # Ray raises several kinds here (connection, auth, version): one line for each
+        from facemask.redaction import redact
+
         where = f"the Ray cluster at {address}" if address else "a local Ray"
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise FacemaskError(f"cannot start or reach {where} ({first}). Check the address (`ray status` on "
-                            "the head node prints it) and that this machine can reach the head.") from None
+        first = redact((str(exc).strip().splitlines() or [type(exc).__name__])[0][:200])
+        raise FacemaskError(f"cannot start or reach {where} ({type(exc).__name__}: {first}). Check the address "
+                            "(`ray status` on the head prints it), that this machine reaches the head, and that it "
+                            "has the cluster's token (~/.ray/auth_token or RAY_AUTH_TOKEN_PATH).") from None
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the CLI draws its own bar
     context.print_on_execution_start = False

@@ -78,6 +78,30 @@ def wait_port(port: int, timeout: float, what: str, proc: subprocess.Popen | Non
         time.sleep(0.2)
 
 
+def free_udp_ports(count: int) -> int:
+    """The first of `count` consecutive UDP ports on 127.0.0.1 that are free now (even, as RTP wants)."""
+    for _ in range(200):
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        probe.bind(("127.0.0.1", 0))
+        start = probe.getsockname()[1] & ~1
+        probe.close()
+        if start + count > 65535:
+            continue
+        held = []
+        try:
+            for port in range(start, start + count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                held.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return start
+        except OSError:
+            continue
+        finally:
+            for sock in held:
+                sock.close()
+    raise AssertionError(f"found no {count} free consecutive UDP ports on 127.0.0.1")
+
+
 def _stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -93,7 +117,7 @@ class RtspServer:
 
     def __init__(self, log: Path) -> None:
         self.client_port, self.source_port = free_port(), free_port()
-        rtp = 20000 + (os.getpid() % 400) * 100  # a range of UDP ports of its own for the RTP streams
+        rtp = free_udp_ports(16)  # the RTP streams' UDP ports (two per stream pushed)
         self.log = open(log, "w")
         self.proc = subprocess.Popen(
             ["rtsp-server-perl", "--clientport", str(self.client_port), "--serverport", str(self.source_port),

@@ -33,8 +33,11 @@ if missing():
 
 TABS = 3
 WATCH_S = 20  # how long every tab is watched at once
-MIN_NEW_FRAMES = 20  # per tab in WATCH_S: a frozen tab shows 0
-MAX_GAP_S = 8.0  # longest wait for a new frame in any tab: a stalled stream fails
+# A frozen or starved tab shows 0 new frames and a gap of the whole WATCH_S. How many frames a working
+# tab gets is a speed figure, not a pass mark: on the two shared cores at load 20, 0.3-0.6 new frames/s
+# per tab and gaps up to 6.8 s were seen with every stream alive (1 frame/s and 8 s failed there).
+MIN_NEW_FRAMES = 4  # per tab in WATCH_S
+MAX_GAP_S = 12.0  # longest wait for a new frame in any tab
 SMALL_CAMERA_FPS = 10  # the three fake cameras: 3 x 10 frames/s of 320x240 for the server
 CYCLES = 10
 WORKER = "async_media_processor_"  # streamlit-webrtc's frame-processing thread, one per running stream

@@ -160,6 +160,18 @@ def test_ray_without_address_starts_a_quiet_local_ray_for_the_run(tmp_path, caps
     assert result.stdout.splitlines()[-1].startswith("2 of 2 pictures processed on Ray")
 
 
+def test_a_cluster_joined_without_its_token_is_refused_in_one_line(ray_cluster, tmp_path):
+    env = {k: v for k, v in ray_cluster.env.items() if k != "RAY_AUTH_TOKEN_PATH"}
+    env["RAY_AUTH_TOKEN_PATH"] = str(tmp_path / "no-such-token")
+    result = facemask("detect", SUBSET[0], "--ray", "--address", ray_cluster.address, "--json", tmp_path / "x.json",
+                      env=env, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: cannot start or reach the Ray cluster at {ray_cluster.address}")
+    assert "token" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "x.json").exists()
+
+
 def test_ray_refuses_annotated_pictures_and_a_missing_output_in_one_line(tmp_path):
     for args, says in ((["--out", str(tmp_path)], "--out"), ([], "--json FILE")):
         result = facemask("detect", SUBSET[0], "--ray", *args, env=dict(os.environ), timeout=120)

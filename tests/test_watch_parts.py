@@ -224,3 +224,19 @@ def test_http_cameras_mjpeg_and_hls_give_frames(tmp_path, kind):
     finally:
         reader.stop()
         camera.close()
+
+
+def test_one_camera_runs_alone_through_its_own_loop(tmp_path, live_pipeline):
+    """CameraWatcher.run: the per-camera loop a Ray actor (or any process) runs for one camera."""
+    from facemask.watch import CameraWatcher
+
+    clip = kit.still_clip(tmp_path / "door.mp4", kit.WITHOUT_MASK_PHOTO, seconds=4)
+    records, alerts, lines = [], [], []
+    camera = CameraWatcher(str(clip), "door", fps=5)
+    camera.run(live_pipeline, records.extend, alerts=alerts.append, duration_s=120, say=lines.append)
+    events = [r for r in records if isinstance(r, EventRecord)]
+    assert len(alerts) == 1 and alerts[0].label == "without_mask"
+    assert {e.uid for e in events} == {alerts[0].uid}, "one person gave more than one event"
+    assert events[-1].duration_s > events[0].duration_s
+    assert sum(r.counts["faces"] for r in records if isinstance(r, MinuteCounts)) == camera.processed > 0
+    assert lines[-1].startswith("[door] ended") and camera.finished
