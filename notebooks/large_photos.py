@@ -1,10 +1,13 @@
 """Which detector passes find the faces of phone-size photos, and at what cost in time and memory?
 
-Dev and second-source photos are enlarged to about 12 MP (long side 4032 px) and saved as JPEG, then the
-whole pipeline (load, detect, classify) runs on them with each candidate set of passes, each in its own
-process so that its peak RSS is its own. Recall and precision are at the default threshold, IoU 0.5.
+Two sets of 12 MP pictures, saved as JPEG:
+- enlarged: dev and second-source photos enlarged to a long side of 4032 px (large faces, soft pixels);
+- mosaic: 3 x 3 second-source photos side by side at their own resolution, 3840 x 2880 px: the small,
+  sharp faces of a crowd photographed by a phone.
+The whole pipeline (load, detect, classify) runs on them with each candidate set of passes, each in its
+own process so that its peak RSS is its own. Recall and precision are at the default threshold, IoU 0.5.
 
-Run: python notebooks/large_photos.py [--photos 30] [--long-side 4032] [--passes "0:1280,720:2560" ...]
+Run: python notebooks/large_photos.py [--set enlarged|mosaic] [--photos 30] [--passes "0:1280,720:2560" ...]
 """
 import argparse
 import json
@@ -12,7 +15,6 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -21,13 +23,46 @@ from facemask import config
 from facemask.dataset import load_voc_dir
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--photos", type=int, default=30, help="photos per source")
+parser.add_argument("--set", choices=["enlarged", "mosaic"], default="enlarged")
+parser.add_argument("--photos", type=int, default=30, help="photos per source (enlarged), or mosaics")
 parser.add_argument("--long-side", type=int, default=4032)
 parser.add_argument("--passes", nargs="+", default=["0:0,720:0", "0:1280", "0:1280,720:2048", "0:1280,720:2560"],
                     help="MIN_SIDE:MAX_SIDE per pass, comma-separated (0:0 = native size)")
 parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one set of passes, print JSON
 args = parser.parse_args()
-out = config.CACHE_DIR / f"large_{args.long_side}"
+out = config.CACHE_DIR / (f"large_{args.long_side}" if args.set == "enlarged" else "large_mosaic")
+CELL = (1280, 960)  # mosaic cell (width, height): each photo letterboxed into it at its own scale or smaller
+
+
+def mosaic_photos():
+    """(path of a 3 x 3 mosaic JPEG, its faces' boxes and classes), made once into .cache."""
+    out.mkdir(parents=True, exist_ok=True)
+    anns = load_voc_dir(config.EXTRA_IMAGES, config.EXTRA_ANNOTATIONS)
+    anns = [a for a in anns if len(a.xyxy)]
+    step = max(len(anns) // (9 * args.photos), 1)
+    anns = anns[::step][:9 * args.photos]
+    items = []
+    for m in range(len(anns) // 9):
+        target = out / f"mosaic{m:02d}.jpg"
+        canvas = np.zeros((3 * CELL[1], 3 * CELL[0], 3), np.uint8)
+        boxes, classes = [], []
+        for cell, ann in enumerate(anns[9 * m:9 * m + 9]):
+            image = cv2.imread(str(ann.image_path))
+            scale = min(1.0, CELL[0] / image.shape[1], CELL[1] / image.shape[0])
+            if scale < 1:
+                image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            x0, y0 = (cell % 3) * CELL[0], (cell // 3) * CELL[1]
+            canvas[y0:y0 + image.shape[0], x0:x0 + image.shape[1]] = image
+            boxes.append(ann.xyxy * scale + np.array([x0, y0, x0, y0], np.float32))
+            classes.append(ann.class_id)
+        if not target.exists():
+            cv2.imwrite(str(target), canvas, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        items.append((target, np.concatenate(boxes), np.concatenate(classes)))
+    return items
+
+
+def photos():
+    return enlarged_photos() if args.set == "enlarged" else mosaic_photos()
 
 
 def enlarged_photos():
@@ -60,7 +95,7 @@ def run_one(passes: str) -> dict:
                                min_side=tuple(s[0] for s in sides), max_side=tuple(s[1] for s in sides))
     pipeline = Pipeline(detector)
     gts, preds, fps, labels, seconds = [], [], [], [], []
-    for path, xyxy, class_id in enlarged_photos():
+    for path, xyxy, class_id in photos():
         started = time.perf_counter()
         dets = pipeline.detect(load_image(path), threshold=0.0)
         seconds.append(time.perf_counter() - started)
@@ -79,11 +114,12 @@ def run_one(passes: str) -> dict:
 if args.one:
     print(json.dumps(run_one(args.one)))
     sys.exit()
-enlarged_photos()
-print(f"{2 * args.photos} photos enlarged to a long side of {args.long_side} px")
+made = photos()
+print(f"{len(made)} {args.set} pictures, {sum(len(m[1]) for m in made)} faces")
 print(f"{'passes':<22}{'recall':>8}{'precision':>10}{'mean AP':>9}{'median s':>10}{'max s':>7}{'peak RSS MB':>13}")
 for passes in args.passes:
-    cmd = [sys.executable, __file__, "--photos", str(args.photos), "--long-side", str(args.long_side), "--one", passes]
+    cmd = [sys.executable, __file__, "--set", args.set, "--photos", str(args.photos), "--long-side",
+           str(args.long_side), "--one", passes]
     r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
     print(f"{r['passes']:<22}{r['recall']:>8.3f}{r['precision']:>10.3f}{r['mean_ap']:>9.3f}{r['median_s']:>10.3f}"
           f"{r['max_s']:>7.2f}{r['peak_rss_mb']:>13}", flush=True)
