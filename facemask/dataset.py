@@ -92,6 +92,17 @@ def load_source(source: str, split: str | None = None, fold: tuple[str, int, int
     return annotations
 
 
+def images_beside(annotations_dir: Path) -> Path:
+    """The photos of an annotations folder: a known source's, else an `images` folder beside it, else
+    the folder itself (where Pascal VOC files often sit next to their pictures)."""
+    annotations_dir = Path(annotations_dir)
+    for images, xml_dir in SOURCES.values():
+        if annotations_dir.resolve() == Path(xml_dir).resolve():
+            return Path(images)
+    beside = annotations_dir.parent / "images"
+    return beside if beside.is_dir() else annotations_dir
+
+
 def difference_hash(image_bgr: np.ndarray, side: int = 16) -> np.ndarray:
     """A side x side-bit difference hash (packed): near-identical pictures differ in few bits."""
     import cv2
@@ -106,6 +117,8 @@ def photo_groups(images_dir: Path) -> dict[str, str]:
     import cv2
 
     files = sorted(p for p in Path(images_dir).glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    if not files:  # no pictures to compare: each photo is its own group
+        return {}
     key = hashlib.sha1("\n".join(f"{p.name}:{p.stat().st_size}" for p in files).encode()).hexdigest()[:16]
     cache = CACHE_DIR / "photo_groups" / f"{Path(images_dir).parent.name}-{key}.json"
     if cache.exists():

@@ -10,7 +10,7 @@ import numpy as np
 
 from facemask.annotate import annotate
 from facemask.config import CLASS_NAMES, CLASS_TITLES, DEFAULT_THRESHOLD
-from facemask.dataset import load_voc_dir
+from facemask.dataset import images_beside, load_voc_dir
 from facemask.errors import FacemaskError
 from facemask.export import image_record
 from facemask.imageio import load_image
@@ -95,7 +95,7 @@ def score_records(records: list[dict], annotations, threshold: float = DEFAULT_T
 def evaluate_predictions(predictions: Path, annotations_dir: Path, split: str | None = None,
                          out_json: Path | None = None, plots_dir: Path | None = None) -> dict:
     """`facemask evaluate --predictions FILE --annotations DIR`: score any detections file of our format."""
-    annotations = load_voc_dir(Path(annotations_dir), annotations_dir, split)
+    annotations = load_voc_dir(images_beside(annotations_dir), annotations_dir, split)
     report = score_records(load_predictions(predictions), annotations)
     report.update({"predictions": str(predictions), "annotations_dir": str(annotations_dir), "split": split or "all"})
     if report["images"] == 0:
