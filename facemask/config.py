@@ -35,6 +35,7 @@ TFLITE_MODEL = MODELS_DIR / "mask_classifier.tflite"
 MODEL_INFO = MODELS_DIR / "model_info.json"
 TRAIN_METRICS = MODELS_DIR / "train_metrics.json"
 EVAL_METRICS = MODELS_DIR / "eval_metrics.json"  # `facemask evaluate`: the shipped model on the holdout photos
+EVAL_METRICS_EXTRA = MODELS_DIR / "eval_metrics_extra.json"  # the same on the second source's holdout photos
 EVAL_METRICS_CV = MODELS_DIR / "eval_metrics_cv.json"  # notebooks/cross_validate.py: the recipe, k-fold
 PLOTS_DIR = ROOT / "plots"
 CACHE_DIR = ROOT / ".cache"

@@ -63,7 +63,11 @@ def number(key: str, value: float | int) -> str:
 
 train_metrics = ui.read_json(config.TRAIN_METRICS)
 eval_metrics = ui.read_json(config.EVAL_METRICS)
+eval_metrics_extra = ui.read_json(config.EVAL_METRICS_EXTRA)
 cv_metrics = ui.read_json(config.EVAL_METRICS_CV)
+# notebooks/cross_validate.py writes one report per photo source; older files held one report
+cv_reports = (cv_metrics or {}).get("sources") or ({"dev": cv_metrics} if cv_metrics else {})
+SOURCE_TITLES = {"dev": "dev photos (mask_detection_dev)", "extra": "second source (mask_detection_extra)"}
 info = ui.read_json(config.MODEL_INFO)
 
 classifier_tab, pipeline_tab, card_tab = st.tabs(["Mask classifier", "Detection on real photos", "Model card"])
@@ -125,17 +129,23 @@ with pipeline_tab:
                 "and recall at the app's threshold will appear here.", icon=WAITING)
     else:
         st.subheader("The shipped model on the holdout photos")
-        plot("pr_curves.png", "Precision-recall per class", EVAL_HINT)
+        plot("pr_curves.png", "Precision-recall per class (dev photos)", EVAL_HINT)
         if eval_metrics is None:
             st.info(f"The evaluation numbers are not there yet. {EVAL_HINT}", icon=WAITING)
         else:
+            st.markdown(f"**{SOURCE_TITLES['dev'].capitalize()}**")
             evaluation_numbers(eval_metrics)
-    if cv_metrics is not None:
+        if eval_metrics_extra is not None:
+            st.markdown(f"**{SOURCE_TITLES['extra'].capitalize()}**")
+            evaluation_numbers(eval_metrics_extra)
+    if cv_reports:
         st.subheader("Cross-validation on the training photos")
         st.markdown("The training recipe, scored on the photos the shipped model learns from: each photo by "
                     "a model trained without it (`python notebooks/cross_validate.py`). More photos than the "
                     "holdout, so steadier figures, but for the recipe rather than the shipped weights.")
-        evaluation_numbers(cv_metrics)
+        for source, report in cv_reports.items():
+            st.markdown(f"**{SOURCE_TITLES.get(source, source).capitalize()}**")
+            evaluation_numbers(report)
     examples = sorted(config.PLOTS_DIR.glob("eval_examples_*.png"))
     if examples:
         st.markdown("**Examples**")

@@ -71,7 +71,7 @@ def test_missing_classifier_is_explained_not_a_traceback(monkeypatch, tmp_path):
 
 
 def test_metrics_page_says_what_is_missing_before_training(monkeypatch, tmp_path):
-    for name in ("TRAIN_METRICS", "EVAL_METRICS", "EVAL_METRICS_CV", "MODEL_INFO"):
+    for name in ("TRAIN_METRICS", "EVAL_METRICS", "EVAL_METRICS_EXTRA", "EVAL_METRICS_CV", "MODEL_INFO"):
         monkeypatch.setattr(config, name, tmp_path / f"{name.lower()}.json")
     monkeypatch.setattr(config, "PLOTS_DIR", tmp_path)
     monkeypatch.setattr(config, "MODELS_DIR", tmp_path)
@@ -95,7 +95,9 @@ def test_metrics_page_shows_plots_then_tables_from_the_report_files(monkeypatch,
                             "precision": 0.9, "recall_small": 0.6, "status_accuracy": 0.88, "matched_faces": 101},
         "detector": "yunet", "images": 40, "split": "holdout"}
     (tmp_path / "eval.json").write_text(json.dumps(evaluation))
-    (tmp_path / "cv.json").write_text(json.dumps({**evaluation, "split": "train+val, 3-fold cross-validation"}))
+    (tmp_path / "extra.json").write_text(json.dumps(evaluation))
+    cv = {**evaluation, "split": "train+val, 3-fold cross-validation"}
+    (tmp_path / "cv.json").write_text(json.dumps({"sources": {"dev": cv, "extra": cv}}))
     (tmp_path / "info.json").write_text(json.dumps({"backbone": "MobileNetV2", "input_size": 96,
                                                     "classes": list(config.CLASS_NAMES),
                                                     "train_counts": {"with_mask": 5}}))
@@ -104,6 +106,7 @@ def test_metrics_page_shows_plots_then_tables_from_the_report_files(monkeypatch,
         Image.new("RGB", (40, 30), "white").save(tmp_path / f"{name}.png")
     monkeypatch.setattr(config, "TRAIN_METRICS", tmp_path / "train.json")
     monkeypatch.setattr(config, "EVAL_METRICS", tmp_path / "eval.json")
+    monkeypatch.setattr(config, "EVAL_METRICS_EXTRA", tmp_path / "extra.json")
     monkeypatch.setattr(config, "EVAL_METRICS_CV", tmp_path / "cv.json")
     monkeypatch.setattr(config, "MODEL_INFO", tmp_path / "info.json")
     monkeypatch.setattr(config, "PLOTS_DIR", tmp_path)
@@ -114,8 +117,8 @@ def test_metrics_page_shows_plots_then_tables_from_the_report_files(monkeypatch,
     tables = [t.value for t in at.dataframe]
     reports = [t for t in tables if "ROC AUC" in t.columns]
     assert len(reports) == 2 and list(reports[0]["Support"]) == [10, 11, 12]
-    # AP tables: the shipped model on the holdout, then the cross-validation of the recipe
-    assert sum("Mean (with, without)" in t.columns for t in tables) == 2
+    # AP tables: the shipped model on each source's holdout, then the recipe's cross-validation per source
+    assert sum("Mean (with, without)" in t.columns for t in tables) == 4
     assert "Cross-validation on the training photos" in [h.value for h in at.subheader]
     assert {"Recall", "Status accuracy"} <= {m.label for m in at.metric}
     assert "Counting masks in crowds." in texts(at.markdown)
