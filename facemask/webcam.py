@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 
+import aioice.stun
 import av
 import cv2
 import numpy as np
@@ -24,6 +25,13 @@ from facemask.recording import LiveRecorder
 
 ALERT_CLASSES = ("without_mask", "mask_worn_incorrectly")
 SMOOTHING = 0.2  # weight of the newest frame in the running fps / latency averages
+
+# aioice checks ICE consent every ~5 s with one STUN request that must be answered within RETRY_RTO
+# (0.5 s) and closes the stream after 6 misses in a row. On a starved server a reply often takes longer:
+# under load two of three live streams were closed at once ("Consent to send expired") while both ends
+# still played. 2.5 s (half the check interval) lets a late reply count; a lost packet is retried later.
+STUN_RTO_S = 2.5
+aioice.stun.RETRY_RTO = max(aioice.stun.RETRY_RTO, STUN_RTO_S)
 
 _LOAD_LOCK = threading.Lock()
 _LIVE_PIPELINES: dict[str, Pipeline] = {}
