@@ -145,16 +145,25 @@ class YuNetDetector(FaceDetector):
     def __init__(self, nms_threshold: float = 0.3, top_k: int = 5000, **kwargs) -> None:
         super().__init__(**kwargs)
         _require_files(self.name, config.YUNET_WEIGHTS)
-        self.model = cv2.FaceDetectorYN.create(
-            str(config.YUNET_WEIGHTS), "", (320, 320), 0.05, nms_threshold, top_k)
-        self._size: tuple[int, int] | None = None
+        self.nms_threshold, self.top_k = nms_threshold, top_k
+        self.model = self._create((320, 320))  # for callers that set their own input size (training's landmarks)
+        # one network per input size, most recently used last: a photo's passes alternate between two sizes,
+        # and resizing a network re-allocates its buffers (about 100 ms a photo at 1920 px)
+        self._networks: dict[tuple[int, int], object] = {}
+
+    def _create(self, size: tuple[int, int]):
+        return cv2.FaceDetectorYN.create(str(config.YUNET_WEIGHTS), "", size, 0.05, self.nms_threshold, self.top_k)
+
+    def _network(self, size: tuple[int, int]):
+        network = self._networks.pop(size, None) or self._create(size)
+        self._networks[size] = network
+        while len(self._networks) > max(2, len(self.passes)):
+            del self._networks[next(iter(self._networks))]
+        return network
 
     def _detect_native(self, image):
         height, width = image.shape[:2]
-        if self._size != (width, height):
-            self.model.setInputSize((width, height))
-            self._size = (width, height)
-        _, faces = self.model.detect(image)
+        _, faces = self._network((width, height)).detect(image)
         if faces is not None:  # YuNet returns a row of NaN now and then
             faces = faces[np.isfinite(faces).all(axis=1)]
         if faces is None or len(faces) == 0:

@@ -203,7 +203,7 @@ def test_a_row_of_non_numbers_from_yunet_is_dropped_without_a_warning():
             return 1, np.array([good, bad], np.float32)
 
     detector = YuNetDetector(threshold=0.5)
-    detector.model = BadRowYuNet()
+    detector._create = lambda size: BadRowYuNet()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         boxes, scores = detector.detect(np.zeros((100, 100, 3), np.uint8))
