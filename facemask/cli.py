@@ -161,27 +161,20 @@ def _evaluate(args) -> int:
 def _benchmark(args) -> int:
     import json
 
-    from facemask.benchmark import format_ray_results, format_results, ray_benchmark, run
+    from facemask import benchmark
 
+    progress = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     if args.ray:
-        results = ray_benchmark(photos=args.photos, progress=lambda m: print(m, file=sys.stderr, flush=True))
-        print(format_ray_results(results))
-        if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(results, indent=2))
-        return 0
-    if args.cameras:
-        from facemask.benchmark import camera_capacity, format_camera_capacity
-
-        results = camera_capacity(max_cameras=args.cameras, progress=lambda m: print(m, file=sys.stderr, flush=True))
-        print(format_camera_capacity(results))
-        if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(results, indent=2))
-        return 0
-    results = run(repeats=args.repeats, soak_frames=args.frames, naive=not args.no_naive,
-                  progress=lambda m: print(m, file=sys.stderr, flush=True))
-    print(format_results(results))
+        results = benchmark.ray_benchmark(photos=args.photos, progress=progress)
+        text = benchmark.format_ray_results(results)
+    elif args.cameras:
+        results = benchmark.camera_capacity(max_cameras=args.cameras, progress=progress)
+        text = benchmark.format_camera_capacity(results)
+    else:
+        results = benchmark.run(repeats=args.repeats, soak_frames=args.frames, naive=not args.no_naive,
+                                progress=progress)
+        text = benchmark.format_results(results)
+    print(text)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))
