@@ -64,6 +64,21 @@ class MaskClassifier:
         if len(crops_rgb) == 0:
             return np.zeros((0, len(self.outputs)), np.float32)
         batch = np.ascontiguousarray(crops_rgb, dtype=np.float32)
+        if len(batch) <= config.CLASSIFIER_MAX_BATCH:
+            return self._run(batch)
+        # a crowd photo (or every candidate, at threshold 0): equal chunks of at most CLASSIFIER_MAX_BATCH,
+        # the last one padded to the same size, so the interpreter's memory stays that of one chunk (not of
+        # hundreds of crops) and it is planned once per photo
+        chunks = -(-len(batch) // config.CLASSIFIER_MAX_BATCH)
+        size = -(-len(batch) // chunks)
+        outputs = []
+        for start in range(0, len(batch), size):
+            chunk = batch[start:start + size]
+            padded = np.concatenate([chunk, np.zeros((size - len(chunk), *chunk.shape[1:]), np.float32)])
+            outputs.append(self._run(padded)[:len(chunk)])
+        return np.concatenate(outputs)
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
         if self.backend == "litert":
             if self._batch != len(batch):  # re-plan only when the number of faces changes
                 self._interpreter.resize_tensor_input(self._input, batch.shape)

@@ -123,6 +123,8 @@ LIVE_STATS_REFRESH_S = 1.0  # the live page's counts, speed and alert are redraw
 # and the two probability vectors are averaged (docs/research_log.md, Results: +0.7 mean AP on val).
 MIRROR_AVERAGE_PHOTOS = True
 CANDIDATE_THRESHOLD = 0.05  # detectors keep boxes down to this score; the pipeline filters later
+# the classifier runs at most this many crops at once (more go in chunks): bounds its memory on crowds
+CLASSIFIER_MAX_BATCH = 64
 
 # --- watching cameras (`facemask watch`, the Monitor page): tracks, events, the store ---
 WATCH_FPS = 5.0  # frames per second each camera is sampled at (--fps)

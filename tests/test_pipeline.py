@@ -98,6 +98,24 @@ def test_all_faces_of_a_frame_go_to_the_classifier_in_one_call(pipeline, live_pi
         assert len(dets) >= 2 and calls == [crops_per_face * len(dets)]
 
 
+def test_a_crowd_of_crops_goes_through_in_chunks_with_the_same_outputs(pipeline, monkeypatch):
+    # every candidate of the biggest val crowd, as at threshold 0: more crops than one chunk holds
+    stems = [p.stem for p in sorted(config.DEV_ANNOTATIONS.glob("*.xml")) if split_of(p.stem) == "val"]
+    crowd = max((read_voc(config.DEV_ANNOTATIONS / f"{s}.xml", config.DEV_IMAGES) for s in stems),
+                key=lambda a: len(a.xyxy))
+    image = load_image(crowd.image_path)
+    boxes, _ = pipeline.detector.detect(image)
+    crops = crop_faces(image, boxes, pipeline.classifier.input_size)
+    assert len(crops) > 2 * config.CLASSIFIER_MAX_BATCH
+    sizes = []
+    original = pipeline.classifier._run
+    monkeypatch.setattr(pipeline.classifier, "_run", lambda batch: sizes.append(len(batch)) or original(batch))
+    chunked = pipeline.classifier.predict(crops)
+    assert max(sizes) <= config.CLASSIFIER_MAX_BATCH and len(set(sizes)) == 1  # equal chunks, one plan
+    alone = np.concatenate([original(crops[i:i + 1].astype(np.float32)) for i in range(len(crops))])
+    assert chunked.shape == alone.shape and np.allclose(chunked, alone, atol=1e-4)
+
+
 def test_photo_mode_averages_each_face_with_its_mirror_image(pipeline):
     image, _ = dev_photo(KNOWN[0])
     dets = pipeline.detect(image)
