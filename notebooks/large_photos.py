@@ -43,7 +43,7 @@ def mosaic_photos():
     anns = anns[::step][:9 * args.photos]
     items = []
     for m in range(len(anns) // 9):
-        target = out / f"mosaic{m:02d}.jpg"
+        target = out / f"mosaic{args.photos}_{m:02d}.jpg"  # the selection depends on --photos
         canvas = np.zeros((3 * CELL[1], 3 * CELL[0], 3), np.uint8)
         boxes, classes = [], []
         for cell, ann in enumerate(anns[9 * m:9 * m + 9]):
