@@ -146,10 +146,18 @@ class YuNetDetector(FaceDetector):
         super().__init__(**kwargs)
         _require_files(self.name, config.YUNET_WEIGHTS)
         self.nms_threshold, self.top_k = nms_threshold, top_k
-        self.model = self._create((320, 320))  # for callers that set their own input size (training's landmarks)
+        self._model = None
         # one network per input size, most recently used last: a photo's passes alternate between two sizes,
         # and resizing a network re-allocates its buffers (about 100 ms a photo at 1920 px)
         self._networks: dict[tuple[int, int], object] = {}
+
+    @property
+    def model(self):
+        """A network of its own for callers that set their input size themselves (training's landmark
+        search); made on first use, so serving never builds it."""
+        if self._model is None:
+            self._model = self._create((320, 320))
+        return self._model
 
     def _create(self, size: tuple[int, int]):
         return cv2.FaceDetectorYN.create(str(config.YUNET_WEIGHTS), "", size, 0.05, self.nms_threshold, self.top_k)
