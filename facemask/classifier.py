@@ -41,6 +41,8 @@ class MaskClassifier:
         self.outputs: tuple[str, ...] = tuple(info.get("outputs", config.CLASS_NAMES))
         # P(face | detector score), fitted by `facemask train` on its photos for one detector (or None)
         self.face_calibration: dict | None = info.get("face_calibration")
+        # where a face's box is reported from the detector's fused box and landmarks (facemask/box_fit.py)
+        self.box_fit: dict | None = info.get("box_fit")
         if backend == "litert":
             # LiteRT prints "Created TensorFlow Lite XNNPACK delegate" from C++ when it plans the graph
             with native_stderr_filtered():

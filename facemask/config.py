@@ -123,6 +123,10 @@ LIVE_STATS_REFRESH_S = 1.0  # the live page's counts, speed and alert are redraw
 # and the two probability vectors are averaged (docs/research_log.md, Results: +0.7 mean AP on val).
 MIRROR_AVERAGE_PHOTOS = True
 CANDIDATE_THRESHOLD = 0.05  # detectors keep boxes down to this score; the pipeline filters later
+# A face's fused box (facemask/detectors.py: fuse_boxes) averages, weighted by score, the raw boxes that
+# overlap the one kept by at least this IoU and score at least this fraction of its score
+BOX_FUSION_IOU = 0.5
+BOX_FUSION_MIN_SCORE = 0.5
 # the classifier runs at most this many crops at once (more go in chunks): bounds its memory on crowds
 CLASSIFIER_MAX_BATCH = 64
 

@@ -3,19 +3,51 @@
 Crowd photos hold faces of 10-30 px, below what these detectors see at native size, so each
 detector runs on an upscaled copy when the picture is small (`min_side`), and boxes are mapped
 back to the original pixels. `box_scale` reshapes boxes to match how faces are annotated.
+
+`find` also gives, for each face, the score-weighted mean of every raw box the detector put on it
+(before its own non-maximum suppression kept one) and, for YuNet, its 5 landmarks: from these
+facemask/box_fit.py places the box a face is reported with. The crops keep the reshaped box the
+classifier was trained on.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
 
 import cv2
 import numpy as np
 
 from facemask import config
 from facemask.errors import FacemaskError
+from facemask.metrics import iou_matrix
 
 log = logging.getLogger(__name__)
+
+
+class FaceBoxes(NamedTuple):
+    """What a detector finds on one picture: one row per face candidate, in image pixels."""
+
+    boxes: np.ndarray  # (N, 4) xyxy float32: the detector's box reshaped by box_scale; the crop is cut from it
+    scores: np.ndarray  # (N,) float32: the detector's raw score
+    fused: np.ndarray  # (N, 4) xyxy float32: the score-weighted mean of the raw boxes on this face (no box_scale)
+    landmarks: np.ndarray  # (N, 10) float32 x, y of eyes, nose tip and mouth corners (YuNet); (N, 0) without
+    scale: np.ndarray  # (N,) float32: the pass's scale factor, picture pixels -> the detector's, of each box
+
+
+class NativeBoxes(NamedTuple):
+    """One pass of a detector on the picture it was given: the boxes it keeps (with their landmarks, if
+    any) and every raw box before its non-maximum suppression (the same boxes for detectors without)."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    landmarks: np.ndarray
+    raw_boxes: np.ndarray
+    raw_scores: np.ndarray
+
+    @classmethod
+    def plain(cls, boxes: np.ndarray, scores: np.ndarray) -> NativeBoxes:
+        return cls(boxes, scores, np.zeros((len(boxes), 0), np.float32), boxes, scores)
 
 
 class FaceDetector:
@@ -42,26 +74,37 @@ class FaceDetector:
 
     def detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return (N,4) float32 xyxy boxes in image pixels and (N,) scores >= threshold."""
+        found = self.find(image)
+        return found.boxes, found.scores
+
+    def find(self, image: np.ndarray) -> FaceBoxes:
+        """Every face candidate scored >= threshold, with its fused box and landmarks (`FaceBoxes`)."""
         height, width = image.shape[:2]
         factors = sorted({self._factor(height, width, *sides) for sides in self.passes})
-        all_boxes, all_scores = [], []
+        kept, raw = [], []
         for factor in factors:
             work = image
             if factor != 1.0:
                 work = cv2.resize(image, (round(width * factor), round(height * factor)),
                                   interpolation=cv2.INTER_LINEAR)
-            boxes, scores = self._detect_native(work)
-            keep = scores >= self.threshold
-            all_boxes.append(boxes[keep] / factor)
-            all_scores.append(scores[keep])
-        boxes, scores = np.concatenate(all_boxes), np.concatenate(all_scores)
+            native = self._detect_native(work)
+            keep = native.scores >= self.threshold
+            kept.append((native.boxes[keep] / factor, native.scores[keep], native.landmarks[keep] / factor,
+                         np.full(int(keep.sum()), factor, np.float32)))
+            keep = native.raw_scores >= self.threshold
+            raw.append((native.raw_boxes[keep] / factor, native.raw_scores[keep]))
+        boxes, scores, landmarks, scale = (np.concatenate(part) for part in zip(*kept))
         if len(factors) > 1 and len(boxes) > 1:
-            boxes, scores = nms(boxes, scores, self.merge_iou)
+            keep = nms(boxes, scores, self.merge_iou)
+            boxes, scores, landmarks, scale = boxes[keep], scores[keep], landmarks[keep], scale[keep]
+        fused = fuse_boxes(boxes, scores, *(np.concatenate(part) for part in zip(*raw)))
         boxes = self._reshape_boxes(boxes)
-        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
-        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
+        for b in (boxes, fused):
+            b[:, [0, 2]] = b[:, [0, 2]].clip(0, width)
+            b[:, [1, 3]] = b[:, [1, 3]].clip(0, height)
         valid = (boxes[:, 2] - boxes[:, 0] >= 2) & (boxes[:, 3] - boxes[:, 1] >= 2)
-        return boxes[valid].astype(np.float32), scores[valid].astype(np.float32)
+        return FaceBoxes(boxes[valid].astype(np.float32), scores[valid].astype(np.float32),
+                         fused[valid].astype(np.float32), landmarks[valid].astype(np.float32), scale[valid])
 
     def _factor(self, height: int, width: int, min_side: int, max_side: int) -> float:
         if min_side and min(height, width) < min_side:
@@ -81,7 +124,7 @@ class FaceDetector:
         w, h = w * sw, h * sh
         return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
 
-    def _detect_native(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _detect_native(self, image: np.ndarray) -> NativeBoxes:
         raise NotImplementedError
 
 
@@ -103,12 +146,12 @@ class HaarDetector(FaceDetector):
         rects, _, weights = self.cascade.detectMultiScale3(
             gray, scaleFactor=1.1, minNeighbors=4, minSize=(12, 12), outputRejectLevels=True)
         if len(rects) == 0:
-            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+            return NativeBoxes.plain(np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
         rects = np.asarray(rects, np.float32)
         boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], axis=1)
         # level weights are unbounded; squash to (0, 1) so one threshold fits every detector
         scores = 1.0 / (1.0 + np.exp(-np.asarray(weights, np.float32).reshape(-1)))
-        return boxes, scores
+        return NativeBoxes.plain(boxes, scores.astype(np.float32))
 
 
 class SSDDetector(FaceDetector):
@@ -134,7 +177,7 @@ class SSDDetector(FaceDetector):
         scores = out[:, 2].astype(np.float32)
         boxes = out[:, 3:7] * np.array([width, height, width, height], np.float32)
         keep = scores > 0.05
-        return boxes[keep].astype(np.float32), scores[keep]
+        return NativeBoxes.plain(boxes[keep].astype(np.float32), scores[keep])
 
 
 class YuNetDetector(FaceDetector):
@@ -154,13 +197,14 @@ class YuNetDetector(FaceDetector):
     @property
     def model(self):
         """A network of its own for callers that set their input size themselves (training's landmark
-        search); made on first use, so serving never builds it."""
+        search), with YuNet's own non-maximum suppression; made on first use, so serving never builds it."""
         if self._model is None:
-            self._model = self._create((320, 320))
+            self._model = cv2.FaceDetectorYN.create(str(config.YUNET_WEIGHTS), "", (320, 320), 0.05,
+                                                    self.nms_threshold, self.top_k)
         return self._model
 
     def _create(self, size: tuple[int, int]):
-        return cv2.FaceDetectorYN.create(str(config.YUNET_WEIGHTS), "", size, 0.05, self.nms_threshold, self.top_k)
+        return RawYuNet(config.YUNET_WEIGHTS, score_threshold=0.05)
 
     def _network(self, size: tuple[int, int]):
         network = self._networks.pop(size, None) or self._create(size)
@@ -175,13 +219,66 @@ class YuNetDetector(FaceDetector):
         if faces is not None:  # YuNet returns a row of NaN now and then
             faces = faces[np.isfinite(faces).all(axis=1)]
         if faces is None or len(faces) == 0:
-            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+            faces = np.zeros((0, 15), np.float32)  # no face: still 10 landmark columns, as the passes that find some
+        faces = faces.astype(np.float32)
+        scores = faces[:, -1]
+        keep = np.arange(len(faces))
+        if len(faces) > 1:  # YuNet's own suppression, as cv2.FaceDetectorYN does it: on integer x, y, w, h
+            keep = np.asarray(cv2.dnn.NMSBoxes(faces[:, :4].astype(np.int32).tolist(), scores.tolist(), 0.05,
+                                               self.nms_threshold, 1.0, self.top_k), np.int64).reshape(-1)
         boxes = np.concatenate([faces[:, :2], faces[:, :2] + faces[:, 2:4]], axis=1)
-        return boxes.astype(np.float32), faces[:, -1].astype(np.float32)
+        return NativeBoxes(boxes[keep], scores[keep], faces[keep, 4:14], boxes, scores)
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy non-maximum suppression, used to merge the passes of a multi-scale detection."""
+class RawYuNet:
+    """YuNet's network and the decoding of cv2.FaceDetectorYN, without its suppression: `detect(image)` gives
+    every box scored >= score_threshold as rows of x, y, w, h, 5 landmarks (x, y), score, in the order
+    FaceDetectorYN ranks them before its suppression (`YuNetDetector._detect_native` then suppresses as it
+    does). Its cost is the network's alone: FaceDetectorYN told to keep every box compares each with all
+    the others."""
+
+    OUTPUTS = ("cls_8", "cls_16", "cls_32", "obj_8", "obj_16", "obj_32",
+               "bbox_8", "bbox_16", "bbox_32", "kps_8", "kps_16", "kps_32")
+    STRIDES = (8, 16, 32)
+
+    def __init__(self, weights, score_threshold: float) -> None:
+        self.net = cv2.dnn.readNet(str(weights))
+        self.score_threshold = score_threshold
+        self._blob, self._size = None, None
+
+    def detect(self, image: np.ndarray):
+        height, width = image.shape[:2]
+        padded_w, padded_h = (width - 1) // 32 * 32 + 32, (height - 1) // 32 * 32 + 32
+        # the network's input: the picture as float planes, padded with zeros to a multiple of 32 (what
+        # blobFromImage gives for the padded picture), in a buffer kept for the next picture of this size:
+        # a fresh 33 MB buffer per pass costs more than the copy on this kind of machine
+        if self._size != (height, width):
+            self._blob, self._size = np.zeros((1, 3, padded_h, padded_w), np.float32), (height, width)
+        for channel, plane in enumerate(cv2.split(image)):
+            self._blob[0, channel, :height, :width] = plane
+        self.net.setInput(self._blob)
+        outputs = self.net.forward(self.OUTPUTS)
+        rows = []
+        for i, stride in enumerate(self.STRIDES):
+            cls = np.clip(outputs[i].reshape(-1), 0, 1)
+            obj = np.clip(outputs[i + 3].reshape(-1), 0, 1)
+            score = np.sqrt(cls * obj)
+            at = np.flatnonzero(score >= self.score_threshold)
+            box, points = outputs[i + 6].reshape(-1, 4)[at], outputs[i + 9].reshape(-1, 10)[at].copy()
+            row = (at // (padded_w // stride)).astype(np.float32)[:, None]
+            col = (at % (padded_w // stride)).astype(np.float32)[:, None]
+            step = np.float32(stride)
+            centre = np.hstack([col + box[:, :1], row + box[:, 1:2]]) * step
+            size = np.exp(box[:, 2:4]) * step
+            points[:, 0::2] = (points[:, 0::2] + col) * step
+            points[:, 1::2] = (points[:, 1::2] + row) * step
+            rows.append(np.hstack([centre - size / np.float32(2), size, points, score[at, None]]).astype(np.float32))
+        return 1, np.concatenate(rows)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+    """Greedy non-maximum suppression, used to merge the passes of a multi-scale detection: the indices
+    of the boxes kept, best score first."""
     order = np.argsort(-scores)
     x1, y1, x2, y2 = boxes.T
     areas = (x2 - x1) * (y2 - y1)
@@ -195,7 +292,35 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> tuple[np.ndarray, 
         inter = w * h
         overlap = inter / np.maximum(areas[i] + areas[rest] - inter, 1e-9)
         order = rest[overlap < iou]
-    return boxes[keep], scores[keep]
+    return np.array(keep, np.int64)
+
+
+def fuse_boxes(boxes: np.ndarray, scores: np.ndarray, raw_boxes: np.ndarray, raw_scores: np.ndarray,
+               iou: float = config.BOX_FUSION_IOU, min_score: float = config.BOX_FUSION_MIN_SCORE) -> np.ndarray:
+    """For each kept box, the score-weighted mean of the raw boxes (every pass, before suppression) that
+    overlap it by IoU >= iou and score at least min_score times its score: one box from the many the
+    detector put on a face, steadier than the one suppression kept."""
+    fused = boxes.astype(np.float64)
+    if not len(boxes) or not len(raw_boxes):
+        return fused
+    # a raw box overlapping a kept one of width w by IoU >= iou starts at most (1 - iou) / iou * w to its
+    # left and (1 - iou) * w to its right: with both sorted by x1, each block of kept boxes is compared
+    # with the raw boxes of its own stretch of the picture only
+    by_x1 = np.argsort(raw_boxes[:, 0], kind="stable")
+    raw_boxes, raw_scores = raw_boxes[by_x1], raw_scores[by_x1]
+    order = np.argsort(boxes[:, 0], kind="stable")
+    for start in range(0, len(order), 64):
+        part = order[start:start + 64]
+        x1, width = boxes[part, 0], boxes[part, 2] - boxes[part, 0]
+        lo = np.searchsorted(raw_boxes[:, 0], (x1 - (1 - iou) / iou * width).min(), "left")
+        hi = np.searchsorted(raw_boxes[:, 0], (x1 + (1 - iou) * width).max(), "right")
+        near, near_scores = raw_boxes[lo:hi], raw_scores[lo:hi]
+        weights = (iou_matrix(boxes[part], near) >= iou) * near_scores[None, :]
+        weights *= near_scores[None, :] >= min_score * scores[part, None]
+        total = weights.sum(axis=1)
+        has = total > 0
+        fused[part[has]] = (weights[has] @ near.astype(np.float64)) / total[has, None]
+    return fused
 
 
 _DETECTORS = {cls.name: cls for cls in (HaarDetector, SSDDetector, YuNetDetector)}

@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 
-from facemask import calibration, config
+from facemask import box_fit, calibration, config
 from facemask.classifier import MaskClassifier, split_outputs
 from facemask.crops import crop_faces
 from facemask.detections import Detections
@@ -67,18 +67,22 @@ class Pipeline:
         with self._lock:
             found = []
             for image in images_bgr:
-                boxes, face_scores = self.detector.detect(image)
+                candidates = self.detector.find(image)
                 # P(face) = the detector's calibrated score x the classifier's view of the crop (<= 1), so
                 # a box whose calibrated score is under the threshold is dropped before it is classified
-                detector_says = calibration.apply(face_scores, self.classifier.face_calibration, self.detector_name)
+                detector_says = calibration.apply(candidates.scores, self.classifier.face_calibration,
+                                                  self.detector_name)
                 keep = detector_says >= threshold
-                found.append((boxes[keep], face_scores[keep], detector_says[keep]))
+                # the crop is cut from the detector's box (as in training); the face is reported at its fitted box
+                reported = box_fit.apply(candidates, self.classifier.box_fit, self.detector_name,
+                                         image.shape[1], image.shape[0])
+                found.append((candidates.boxes[keep], reported[keep], candidates.scores[keep], detector_says[keep]))
             crops = [crop_faces(image, boxes, self.classifier.input_size)
-                     for image, (boxes, _, _) in zip(images_bgr, found) if len(boxes)]
+                     for image, (boxes, _, _, _) in zip(images_bgr, found) if len(boxes)]
             if crops:
                 outputs = self._predict(np.concatenate(crops))
         results, start = [], 0
-        for boxes, face_scores, detector_says in found:
+        for _, boxes, face_scores, detector_says in found:
             if len(boxes) == 0:
                 results.append(Detections.empty())
                 continue

@@ -118,8 +118,8 @@ def test_a_crowd_of_crops_goes_through_in_chunks_with_the_same_outputs(pipeline,
 
 def test_photo_mode_averages_each_face_with_its_mirror_image(pipeline):
     image, _ = dev_photo(KNOWN[0])
-    dets = pipeline.detect(image)
-    crops = crop_faces(image, dets.xyxy, pipeline.classifier.input_size)
+    dets, boxes = every_candidate(pipeline, image)
+    crops = crop_faces(image, boxes, pipeline.classifier.input_size)
     seen, mirrored = pipeline.classifier.predict(crops), pipeline.classifier.predict(crops[:, :, ::-1].copy())
     assert np.allclose(dets.probabilities, split_outputs((seen + mirrored) / 2)[0], atol=1e-5)
     assert not np.allclose(seen, mirrored, atol=1e-3)  # the mirror image is a second opinion, not a copy
@@ -141,9 +141,19 @@ def test_detections_are_one_type_with_filtering_and_records(pipeline):
     assert sum(strong.counts().values()) == len(strong)
 
 
-def crop_is_face(pipeline, image, dets):
-    """The classifier's P(face) of each box, as photo mode makes it (crop and mirror image averaged)."""
-    return split_outputs(pipeline.classify(image, dets.xyxy))[1]
+def every_candidate(pipeline, image):
+    """Every face candidate (threshold 0) and the boxes its crops were cut from: the detector's, not the
+    reported boxes of the box fit."""
+    dets = pipeline.detect(image, threshold=0.0)
+    boxes = pipeline.detector.find(image).boxes
+    assert len(boxes) == len(dets)
+    return dets, boxes
+
+
+def crop_is_face(pipeline, image, boxes):
+    """The classifier's P(face) of the crops at these boxes, as photo mode makes it (crop and mirror image
+    averaged)."""
+    return split_outputs(pipeline.classify(image, boxes))[1]
 
 
 def test_faces_are_ranked_by_the_face_score_calibration_shipped_with_the_model(pipeline):
@@ -152,10 +162,10 @@ def test_faces_are_ranked_by_the_face_score_calibration_shipped_with_the_model(p
     fitted = json.loads(config.MODEL_INFO.read_text())["face_calibration"]  # written by `facemask train`
     assert fitted["detector"] == pipeline.detector_name == config.DEFAULT_DETECTOR
     image, _ = dev_photo(KNOWN[0])
-    dets = pipeline.detect(image, threshold=0.0)
+    dets, boxes = every_candidate(pipeline, image)
     detector_says = calibration.apply(dets.face_score, fitted, "yunet")
     assert not np.allclose(detector_says, dets.face_score, atol=0.02)
-    assert np.allclose(dets.face_probability, detector_says * crop_is_face(pipeline, image, dets), atol=1e-5)
+    assert np.allclose(dets.face_probability, detector_says * crop_is_face(pipeline, image, boxes), atol=1e-5)
     assert np.allclose(dets.class_scores, dets.probabilities * dets.face_probability[:, None])
     strong = dets[dets.face_score >= 0.5]
     assert np.array_equal(strong.face_probability, dets.face_probability[dets.face_score >= 0.5])
@@ -163,9 +173,22 @@ def test_faces_are_ranked_by_the_face_score_calibration_shipped_with_the_model(p
     # (a photo of two large frontal faces, one Haar finds: see test_every_detector_finds_a_large_face)
     image, _ = dev_photo("maksssksksss182")
     haar_pipeline = Pipeline(detector="haar", classifier=pipeline.classifier)
-    haar = haar_pipeline.detect(image, threshold=0.0)
-    assert len(haar)
-    assert np.allclose(haar.face_probability, haar.face_score * crop_is_face(haar_pipeline, image, haar), atol=1e-5)
+    haar, boxes = every_candidate(haar_pipeline, image)
+    assert len(haar) and np.array_equal(haar.xyxy, boxes), "no landmarks: Haar's faces are reported at its boxes"
+    assert np.allclose(haar.face_probability, haar.face_score * crop_is_face(haar_pipeline, image, boxes), atol=1e-5)
+
+
+def test_faces_are_reported_at_the_box_fit_shipped_with_the_model(pipeline):
+    from facemask import box_fit
+
+    fitted = json.loads(config.MODEL_INFO.read_text())["box_fit"]  # written by `facemask train`
+    assert fitted["detector"] == pipeline.detector_name
+    image, _ = dev_photo(KNOWN[0])
+    dets, boxes = every_candidate(pipeline, image)
+    reported = box_fit.apply(pipeline.detector.find(image), fitted, "yunet", image.shape[1], image.shape[0])
+    assert np.array_equal(dets.xyxy, reported) and not np.allclose(dets.xyxy, boxes, atol=1)
+    assert np.all(dets.xyxy[:, 2:] > dets.xyxy[:, :2]) and dets.xyxy.min() >= 0
+    assert np.all(dets.xyxy[:, [0, 2]] <= image.shape[1]) and np.all(dets.xyxy[:, [1, 3]] <= image.shape[0])
 
 
 def test_the_classifier_tells_the_detectors_false_alarms_from_faces(pipeline):
@@ -175,10 +198,10 @@ def test_the_classifier_tells_the_detectors_false_alarms_from_faces(pipeline):
     on_faces, off_faces = [], []
     for stem in KNOWN:
         image, ann = dev_photo(stem)
-        dets = pipeline.detect(image, threshold=0.0)
-        dets = dets[dets.face_score >= 0.3]
-        best = iou_matrix(dets.xyxy, ann.xyxy).max(axis=1)
-        says = crop_is_face(pipeline, image, dets)
+        dets, boxes = every_candidate(pipeline, image)
+        strong = dets.face_score >= 0.3
+        best = iou_matrix(boxes[strong], ann.xyxy).max(axis=1)
+        says = crop_is_face(pipeline, image, boxes[strong])
         on_faces += says[best >= 0.5].tolist()
         off_faces += says[best < 0.3].tolist()
     assert len(on_faces) >= 25 and len(off_faces) >= 5
@@ -226,6 +249,26 @@ def test_a_row_of_non_numbers_from_yunet_is_dropped_without_a_warning():
         warnings.simplefilter("error")
         boxes, scores = detector.detect(np.zeros((100, 100, 3), np.uint8))
     assert np.allclose(boxes, [[10, 20, 40, 60]]) and np.allclose(scores, [0.9])
+
+
+def test_a_pass_that_finds_no_face_beside_one_that_does_keeps_the_landmarks_of_the_other():
+    from facemask.detectors import YuNetDetector
+
+    class OnePassFindsAFace:  # the upscaled pass finds one face, the picture as it is none
+        def __init__(self, size):
+            self.size = size
+
+        def detect(self, image):
+            if self.size[0] < 300:
+                return 1, None
+            return 1, np.array([[100, 100, 60, 80] + [110 + i for i in range(10)] + [0.9]], np.float32)
+
+    detector = YuNetDetector(threshold=0.5, min_side=(0, 600), max_side=(0, 0))
+    detector._create = OnePassFindsAFace
+    found = detector.find(np.zeros((200, 200, 3), np.uint8))  # passes at 200 px and upscaled 3x to 600 px
+    assert len(found.boxes) == 1 and found.landmarks.shape == (1, 10)
+    assert np.allclose(found.fused, [[100 / 3, 100 / 3, 160 / 3, 180 / 3]], atol=1e-3)
+    assert np.allclose(found.landmarks[0], [(110 + i) / 3 for i in range(10)], atol=1e-3)
 
 
 def test_missing_detector_files_fall_back_to_haar_with_a_reason(monkeypatch, tmp_path):

@@ -175,7 +175,8 @@ def test_detector_boxes_on_no_annotated_face_are_taught_as_not_a_face(train_phot
         by_photo.setdefault(id(image), []).append((box, label))
     assert len(by_photo) == len(annotations)
     junk = 0
-    for ann, (found, scores), rows in zip(annotations, detections, by_photo.values()):
+    for ann, candidates, rows in zip(annotations, detections, by_photo.values()):
+        found, scores = candidates.boxes, candidates.scores
         labelled = [(b, lab) for b, lab in rows if lab != NOT_A_FACE]
         # every annotated face is there with its label, then the detector's boxes on faces
         assert [lab for _, lab in labelled[:len(ann.class_id)]] == ann.class_id.tolist()
@@ -199,8 +200,9 @@ def test_face_score_calibration_matches_how_often_boxes_land_on_faces(train_phot
     annotations, detections = train_photo_boxes
     fitted = calibrate_face_scores(annotations, detections)
     assert fitted["detector"] == "yunet" and fitted["slope"] > 0
-    scores = np.concatenate([s for _, s in detections])
-    on_face = np.concatenate([iou_matrix(b, a.xyxy).max(axis=1) >= 0.5 for a, (b, _) in zip(annotations, detections)])
+    scores = np.concatenate([found.scores for found in detections])
+    on_face = np.concatenate([iou_matrix(found.boxes, a.xyxy).max(axis=1) >= 0.5
+                              for a, found in zip(annotations, detections)])
     assert fitted["boxes"] == len(scores) and fitted["boxes_on_faces"] == on_face.sum()
     predicted = calibration.apply(scores, fitted, "yunet")
     assert np.all(np.diff(predicted[np.argsort(scores)]) >= 0), "a higher score is never a smaller chance"
@@ -212,6 +214,29 @@ def test_face_score_calibration_matches_how_often_boxes_land_on_faces(train_phot
     assert middle.sum() >= 10 and on_face[middle].mean() < scores[middle].mean() - 0.2
     assert predicted[middle].mean() < scores[middle].mean() - 0.2
     assert np.array_equal(calibration.apply(scores, fitted, "ssd"), scores), "another detector's scores stay"
+
+
+def test_the_box_fit_moves_the_boxes_it_was_fitted_on_towards_their_annotated_faces(train_photo_boxes):
+    from facemask import box_fit
+    from facemask.metrics import iou_matrix
+    from facemask.training.photos import fit_face_boxes
+
+    annotations, detections = train_photo_boxes
+    fitted = fit_face_boxes(annotations, detections)
+    assert fitted["detector"] == "yunet" and np.array(fitted["coefficients"]).shape == (14, 4)
+    before, after = [], []
+    for ann, found in zip(annotations, detections):
+        reported = box_fit.apply(found, fitted, "yunet", 10_000, 10_000)
+        assert reported.shape == found.boxes.shape and np.all(reported[:, 2:] > reported[:, :2])
+        ious = iou_matrix(found.boxes, ann.xyxy)
+        on_face = ious.max(axis=1) > box_fit.MATCH_IOU  # the boxes the fit saw, each with its face
+        faces = ann.xyxy[ious.argmax(axis=1)[on_face]]
+        before += [iou_matrix(b[None], f[None])[0, 0] for b, f in zip(found.boxes[on_face], faces)]
+        after += [iou_matrix(b[None], f[None])[0, 0] for b, f in zip(reported[on_face], faces)]
+    assert len(before) >= 50 and np.mean(after) > np.mean(before) + 0.01, (np.mean(before), np.mean(after))
+    found = detections[0]
+    assert np.array_equal(box_fit.apply(found, fitted, "ssd", 10_000, 10_000), found.boxes), "another detector's stay"
+    assert np.array_equal(box_fit.apply(found, None, "yunet", 10_000, 10_000), found.boxes), "no fit: boxes stay"
 
 
 def test_training_targets_weigh_the_classes_alike_and_send_junk_to_the_not_a_face_output():

@@ -21,6 +21,8 @@ from facemask import config
 from facemask.training.backbone import build_backbone, split_backbone
 from facemask.training.features import cached, closeup_features, closeup_key, real_features, real_key
 from facemask.training.fit import fit_classifier
+from facemask.training.log import log
+from facemask.training.photos import face_box_fit
 from facemask.training.recipe import (
     BATCH_SIZE,
     CUT_LAYER,
@@ -71,6 +73,9 @@ def train(out_dir: Path = config.MODELS_DIR, plots_dir: Path = config.PLOTS_DIR,
                "real_photos": f"{collections}: {photos}" + (f" minus fold {fold[0]} of {fold[1]}" if fold else ""),
                "real_photo_report": f"{collections}: {report_photos}"}
     face_calibration = json.loads(str(real["face_calibration"]))
+    # where a face's box is reported: a fit on the detector's boxes alone (no classifier), so not cached with it
+    box_fit = face_box_fit(photos, fold)
+    log(f"box fit on {box_fit['boxes']} candidate boxes of annotated faces")
 
     # 5. fit the upper blocks + head
     base, upper, history, class_weight = fit_classifier(f_train, y_train, f_val["real_photos"],
@@ -90,5 +95,6 @@ def train(out_dir: Path = config.MODELS_DIR, plots_dir: Path = config.PLOTS_DIR,
     }
     if face_calibration:  # read by MaskClassifier, used by Pipeline for Detections.face_probability
         info["face_calibration"] = face_calibration
+    info["box_fit"] = box_fit  # read by MaskClassifier, used by Pipeline for Detections.xyxy
     metrics = save_reports(info, history, results, out_dir, plots_dir)
     return {"info": info, "metrics": metrics}

@@ -1,5 +1,6 @@
 """Stage 2: the annotated photos of every source -> their annotated faces, the detector's boxes on them (faces and
-not-a-face junk), the detector score's calibration as P(face), and the landmarks of their faces."""
+not-a-face junk), the detector score's calibration as P(face), the fit of where a face's box is reported,
+and the landmarks of their faces."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 
 from facemask import config
 from facemask.dataset import load_source
+from facemask.errors import FacemaskError
 from facemask.imageio import load_image
 from facemask.training.closeups import yunet_faces
 from facemask.training.recipe import (
@@ -41,13 +43,16 @@ def training_photos(photos: str, fold: tuple[int, int] | None, sources=tuple(con
     return training, report
 
 
-def detector_boxes(annotations, detector) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The detector's (boxes, scores) on each photo, shared by the training crops and the face-score
-    calibration; kept in .cache per photo and detector setting, so folds and re-runs detect once."""
+def detector_boxes(annotations, detector) -> list:
+    """The detector's `FaceBoxes` on each photo, shared by the training crops, the face-score calibration
+    and the box fit; kept in .cache per photo and detector setting, so folds and re-runs detect once."""
     import hashlib
 
-    settings = hashlib.sha1(repr((detector.name, detector.passes, detector.threshold, detector.box_scale,
-                                  detector.max_upscale, detector.merge_iou)).encode()).hexdigest()[:12]
+    from facemask.detectors import FaceBoxes
+
+    settings = hashlib.sha1(repr(("fused, scale", detector.name, detector.passes, detector.threshold,
+                                  detector.box_scale, detector.max_upscale, detector.merge_iou,
+                                  config.BOX_FUSION_IOU, config.BOX_FUSION_MIN_SCORE)).encode()).hexdigest()[:12]
     folder = config.CACHE_DIR / "detector_boxes" / settings
     folder.mkdir(parents=True, exist_ok=True)
     out = []
@@ -55,12 +60,45 @@ def detector_boxes(annotations, detector) -> list[tuple[np.ndarray, np.ndarray]]
         path = folder / f"{ann.source or 'photo'}-{ann.image_path.stem}.npz"
         if path.exists():
             with np.load(path) as saved:
-                out.append((saved["boxes"], saved["scores"]))
+                out.append(FaceBoxes(*(saved[name] for name in FaceBoxes._fields)))
             continue
-        boxes, scores = detector.detect(load_image(ann.image_path))
-        np.savez(path, boxes=boxes, scores=scores)
-        out.append((boxes, scores))
+        found = detector.find(load_image(ann.image_path))
+        np.savez(path, **found._asdict())
+        out.append(found)
     return out
+
+
+def fit_face_boxes(annotations, detections) -> dict:
+    """Where a face's box is reported (facemask/box_fit.py), fitted on every candidate box of these photos
+    that overlaps an annotated face by IoU > box_fit.MATCH_IOU, paired with the face it overlaps most."""
+    from facemask import box_fit
+    from facemask.metrics import iou_matrix
+
+    fused, landmarks, scale, annotated = [], [], [], []
+    for ann, found in zip(annotations, detections):
+        if not len(ann.xyxy) or not len(found.boxes):
+            continue
+        ious = iou_matrix(found.boxes, ann.xyxy)
+        on_face = ious.max(axis=1) > box_fit.MATCH_IOU
+        fused.append(found.fused[on_face])
+        landmarks.append(found.landmarks[on_face])
+        scale.append(found.scale[on_face])
+        annotated.append(np.asarray(ann.xyxy, np.float64)[ious.argmax(axis=1)[on_face]])
+    if not fused:
+        raise FacemaskError("No detector box overlaps an annotated face of the training photos: "
+                            "the box fit has nothing to learn from.")
+    return box_fit.fit(np.concatenate(fused), np.concatenate(landmarks), np.concatenate(scale),
+                       np.concatenate(annotated), config.DEFAULT_DETECTOR)
+
+
+def face_box_fit(photos: str, fold) -> dict:
+    """`fit_face_boxes` on the training photos of `photos` and `fold` (`training_photos`), with the
+    detector serving uses; its boxes come from the cache `detector_boxes` keeps."""
+    from facemask.detectors import create_detector
+
+    train_photos, _ = training_photos(photos, fold)
+    detector = create_detector(config.DEFAULT_DETECTOR, fallback=False, threshold=config.CANDIDATE_THRESHOLD)
+    return fit_face_boxes(train_photos, detector_boxes(train_photos, detector))
 
 
 def load_real_faces(annotations, detections=None):
@@ -78,7 +116,7 @@ def load_real_faces(annotations, detections=None):
             out.append((image, box, int(label)))
         if detections is None:
             continue
-        boxes, scores = detections[k]
+        boxes, scores = detections[k].boxes, detections[k].scores
         ious = iou_matrix(boxes, ann.xyxy) if len(ann.xyxy) else np.zeros((len(boxes), 1))
         for i in range(len(boxes)):
             j = int(np.argmax(ious[i]))
@@ -96,8 +134,9 @@ def calibrate_face_scores(annotations, detections) -> dict:
     from facemask.metrics import iou_matrix
 
     scores, on_face = [], []
-    for ann, (boxes, box_scores) in zip(annotations, detections):
-        scores.append(box_scores)
+    for ann, found in zip(annotations, detections):
+        boxes = found.boxes
+        scores.append(found.scores)
         best = iou_matrix(boxes, ann.xyxy).max(axis=1) if len(ann.xyxy) and len(boxes) else np.zeros(len(boxes))
         on_face.append(best >= 0.5)
     return calibration.fit(np.concatenate(scores), np.concatenate(on_face), config.DEFAULT_DETECTOR)
