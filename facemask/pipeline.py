@@ -73,10 +73,11 @@ class Pipeline:
                 detector_says = calibration.apply(candidates.scores, self.classifier.face_calibration,
                                                   self.detector_name)
                 keep = detector_says >= threshold
+                kept = type(candidates)(*(column[keep] for column in candidates))
                 # the crop is cut from the detector's box (as in training); the face is reported at its fitted box
-                reported = box_fit.apply(candidates, self.classifier.box_fit, self.detector_name,
+                reported = box_fit.apply(kept, self.classifier.box_fit, self.detector_name,
                                          image.shape[1], image.shape[0])
-                found.append((candidates.boxes[keep], reported[keep], candidates.scores[keep], detector_says[keep]))
+                found.append((kept.boxes, reported, kept.scores, detector_says[keep]))
             crops = [crop_faces(image, boxes, self.classifier.input_size)
                      for image, (boxes, _, _, _) in zip(images_bgr, found) if len(boxes)]
             if crops:
