@@ -8,6 +8,7 @@ boxes, the median detected / annotated width and height and the centre's offset 
 With --sheet, saves a contact sheet of a random sample of the IoU < 0.1 boxes, to look at.
 
 Run: python notebooks/unmatched_boxes.py .cache/cv/extra.json extra [--sheet .cache/unmatched.png]
+         [--score detector_score --threshold 0.3]  (the boxes on no face that training teaches as not a face)
 """
 import argparse
 import json
@@ -24,7 +25,9 @@ from facemask.metrics import iou_matrix
 parser = argparse.ArgumentParser()
 parser.add_argument("detections", type=Path)
 parser.add_argument("source", choices=sorted(config.SOURCES))
-parser.add_argument("--threshold", type=float, default=config.DEFAULT_THRESHOLD, help="on face_probability")
+parser.add_argument("--threshold", type=float, default=config.DEFAULT_THRESHOLD, help="on --score")
+parser.add_argument("--score", choices=["face_probability", "detector_score"], default="face_probability",
+                    help="detector_score 0.3: the kind of box `facemask train` teaches as not a face")
 parser.add_argument("--sheet", type=Path, help="save a contact sheet of unmatched boxes here")
 parser.add_argument("--sample", type=int, default=40)
 parser.add_argument("--seed", type=int, default=7)
@@ -36,7 +39,7 @@ for record in json.loads(args.detections.read_text()):
     truth = annotations.get(Path(record["image"]).name)
     if truth is None:
         continue
-    shown = [f for f in record["faces"] if f["face_probability"] >= args.threshold]
+    shown = [f for f in record["faces"] if f[args.score] >= args.threshold]
     if not shown:
         continue
     boxes = np.array([f["box"] for f in shown], np.float32)
@@ -45,7 +48,7 @@ for record in json.loads(args.detections.read_text()):
         best = float(row.max())
         best_ious.append(best)
         if best < 0.1:
-            unmatched.append((record["image"], box, face["face_probability"]))
+            unmatched.append((record["image"], box, face[args.score]))
         elif best >= 0.3:
             g = truth.xyxy[int(row.argmax())]
             gw, gh = g[2] - g[0], g[3] - g[1]
@@ -54,7 +57,7 @@ for record in json.loads(args.detections.read_text()):
                            gw))
 
 counts = np.histogram(best_ious, [0, 0.1, 0.3, 0.5, 1.01])[0]
-print(f"{len(best_ious)} boxes shown at {args.threshold}: best IoU with an annotated face "
+print(f"{len(best_ious)} boxes at {args.score} >= {args.threshold}: best IoU with an annotated face "
       f"< 0.1: {counts[0]}, 0.1-0.3: {counts[1]}, 0.3-0.5: {counts[2]}, >= 0.5: {counts[3]}")
 shapes = np.array(shapes)
 for low, high in [(0, 32), (32, 64), (64, 128), (128, 1e9)]:
