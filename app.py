@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from facemask import config, ui
+from facemask import config
+from facemask.app import ui
 
 settings = ui.setup_page(
     "Face-mask detector",

@@ -25,7 +25,7 @@ if [ ! -e "$STAMP" ]; then
     touch "$STAMP"
 fi
 
-# the PostgreSQL tests start their own server from Debian's binaries (tests/postgres_kit.py)
+# the PostgreSQL tests start their own server from Debian's binaries (tests/kits/postgres_kit.py)
 if [ "${1:-}" = "--dev" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
         apt-get update -qq && apt-get install -y -qq postgresql

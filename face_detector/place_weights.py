@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from facemask.weights import main  # noqa: E402
+from facemask.vision.weights import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

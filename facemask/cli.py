@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from facemask import config
-from facemask.classifier import BACKENDS
 from facemask.errors import FacemaskError
 from facemask.quiet import export_chatter_dropped, import_keras, quiet_environment
+from facemask.vision.classifier import BACKENDS
 from facemask.wording import faces_summary, plural
 
 
@@ -42,7 +42,7 @@ def expand_paths(paths: list[str]) -> list[str]:
 
 
 def _pipeline(args, live: bool = False):
-    from facemask.pipeline import Pipeline
+    from facemask.vision.pipeline import Pipeline
 
     pipeline = Pipeline(detector=args.detector, threshold=args.threshold, live=live, model_path=args.model,
                         backend=args.backend)
@@ -125,7 +125,7 @@ def _detect_on_ray(args, files: list[str]) -> int:
 
 
 def _video(args) -> int:
-    from facemask.video import process_video
+    from facemask.cameras.video import process_video
 
     pipeline = _pipeline(args, live=not args.photo_mode)
     summary = process_video(args.file, args.out, pipeline, csv_path=args.csv,
@@ -139,7 +139,7 @@ def _video(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from facemask.evaluate import evaluate, evaluate_predictions, format_report
+    from facemask.evaluation.evaluate import evaluate, evaluate_predictions, format_report
 
     if args.predictions:
         report = evaluate_predictions(args.predictions, args.annotations, None if args.split in (None, "all")
@@ -161,7 +161,7 @@ def _evaluate(args) -> int:
 def _benchmark(args) -> int:
     import json
 
-    from facemask import benchmark
+    from facemask.evaluation import benchmark
 
     progress = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     if args.ray:
@@ -186,8 +186,8 @@ def _watch(args) -> int:
     import signal
     import threading
 
-    from facemask.sources import kind_of
-    from facemask.watch import watch
+    from facemask.cameras.sources import kind_of
+    from facemask.cameras.watch import watch
 
     for source in args.sources:
         if kind_of(source) == "file" and not Path(source).is_file():
@@ -226,8 +226,8 @@ def _watch(args) -> int:
 
 
 def _events(args) -> int:
+    from facemask.cameras.store import Store, events_to_csv, events_to_json, to_utc
     from facemask.export import safe_filename
-    from facemask.store import Store, events_to_csv, events_to_json, to_utc
 
     store = Store(args.db)
     if args.purge_days:

@@ -88,7 +88,7 @@ RECORD_FIELDS = {
 # classifier input side in pixels (64 vs 96 measured in docs/research_log.md); a trained model's own size,
 # from its model_info.json, wins at serving time
 CROP_SIZE = 64
-CLASSIFIER_BACKEND = "litert"  # litert | opencv | keras: see facemask/classifier.py
+CLASSIFIER_BACKEND = "litert"  # litert | opencv | keras: see facemask/vision/classifier.py
 CLASSIFIER_THREADS = 2
 CROP_PADDING = 0.15  # extra margin around the face box, fraction of its side
 
@@ -123,7 +123,7 @@ LIVE_STATS_REFRESH_S = 1.0  # the live page's counts, speed and alert are redraw
 # and the two probability vectors are averaged (docs/research_log.md, Results: +0.7 mean AP on val).
 MIRROR_AVERAGE_PHOTOS = True
 CANDIDATE_THRESHOLD = 0.05  # detectors keep boxes down to this score; the pipeline filters later
-# A face's fused box (facemask/detectors.py: fuse_boxes) averages, weighted by score, the raw boxes that
+# A face's fused box (facemask/vision/detectors.py: fuse_boxes) averages, weighted by score, the raw boxes that
 # overlap the one kept by at least this IoU and score at least this fraction of its score
 BOX_FUSION_IOU = 0.5
 BOX_FUSION_MIN_SCORE = 0.5

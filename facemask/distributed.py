@@ -92,7 +92,7 @@ class PhotoDetector:
     (`facemask.export.image_record`, as JSON text) or error. Runs in a Ray actor, or in process."""
 
     def __init__(self, settings: dict | None = None) -> None:
-        from facemask.pipeline import Pipeline
+        from facemask.vision.pipeline import Pipeline
 
         self.pipeline = Pipeline(**(settings or {}))
 
@@ -230,17 +230,17 @@ POLL_S = 0.5  # how often the driver collects the cameras' status lines
 
 
 class CameraActor:
-    """One camera on a Ray worker: its own live `Pipeline`, the watcher's `CameraWatcher` (facemask.watch)
+    """One camera on a Ray worker: its own live `Pipeline`, the watcher's `CameraWatcher` (facemask.cameras.watch)
     and a `RecordWriter` into the shared store. Its lines wait here for the driver to print them."""
 
     def __init__(self, source: str, name: str, db_url: str | None, settings: dict, fps: float, privacy: bool,
                  webhook: str | None, retention_days: float | None, status_every_s: float) -> None:
         import ray
 
-        from facemask.alerts import WebhookAlerter
-        from facemask.pipeline import Pipeline
-        from facemask.store import Store
-        from facemask.watch import CameraWatcher, RecordWriter
+        from facemask.cameras.alerts import WebhookAlerter
+        from facemask.cameras.store import Store
+        from facemask.cameras.watch import CameraWatcher, RecordWriter
+        from facemask.vision.pipeline import Pipeline
 
         self.name, self.status_every_s = name, status_every_s
         self._lines: list[str] = []
@@ -290,7 +290,7 @@ class CameraActor:
 
 def unique_names(sources: list[str], names: list[str] | None) -> list[str]:
     """Each camera's name: its --name, else one made from its source; repeats get -2, -3."""
-    from facemask.sources import camera_name
+    from facemask.cameras.sources import camera_name
 
     names = list(names or [])
     out, seen = [], {}
@@ -307,9 +307,9 @@ def watch_on_ray(sources: list[str], names: list[str] | None, db_url: str | None
                  status_every_s: float = config.STATUS_INTERVAL_S, say: Callable[[str], None] | None = None) -> dict:
     """`facemask watch --ray`: every camera a Ray actor holding one CPU, restarted with its camera when its
     process dies, all writing to the store at `db_url` (PostgreSQL when the actors run on several machines).
-    Needs `connect` first. The same summary as `facemask.watch.watch`."""
+    Needs `connect` first. The same summary as `facemask.cameras.watch.watch`."""
+    from facemask.cameras.store import Store, StoreUnavailable
     from facemask.redaction import redact
-    from facemask.store import Store, StoreUnavailable
 
     ray = import_ray()
     say = say or (lambda line: print(redact(line), file=sys.stderr, flush=True))

@@ -8,9 +8,10 @@ import sys
 
 import numpy as np
 
-import facemask.evaluate as evaluate
-from facemask.dataset import load_source
-from facemask.metrics import detection_report, iou_matrix
+import facemask.evaluation.evaluate as evaluate
+from facemask.detections import iou_matrix
+from facemask.evaluation.dataset import load_source
+from facemask.evaluation.metrics import detection_report
 
 for argument in sys.argv[1:]:
     path, source = argument.rsplit(":", 1)

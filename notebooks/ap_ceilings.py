@@ -27,11 +27,11 @@ import cv2
 import numpy as np
 
 from facemask import config
-from facemask.calibration import apply as calibrate
-from facemask.dataset import load_source
-from facemask.evaluate import _photo_key, load_predictions, score_records
+from facemask.detections import iou_matrix
+from facemask.evaluation.dataset import load_source
+from facemask.evaluation.evaluate import _photo_key, load_predictions, score_records
 from facemask.imageio import load_image
-from facemask.metrics import iou_matrix
+from facemask.vision.calibration import apply as calibrate
 
 parser = argparse.ArgumentParser()
 parser.add_argument("files", nargs="+", help="PATH:SOURCE, e.g. .cache/cv/dev.json:dev")

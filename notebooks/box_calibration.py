@@ -6,10 +6,10 @@ Sets `box_scale` for yunet in facemask/config.py. Run: python notebooks/box_cali
 import numpy as np
 
 from facemask import config
-from facemask.dataset import load_source
-from facemask.detectors import create_detector
+from facemask.detections import iou_matrix
+from facemask.evaluation.dataset import load_source
 from facemask.imageio import load_image
-from facemask.metrics import iou_matrix
+from facemask.vision.detectors import create_detector
 
 detector = create_detector("yunet", fallback=False, threshold=0.5, box_scale=(0, 0, 1, 1))
 rows = {}

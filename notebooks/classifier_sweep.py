@@ -9,13 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-from facemask import calibration, config
-from facemask.classifier import MaskClassifier, split_outputs
-from facemask.dataset import load_voc_dir
-from facemask.detectors import create_detector
+from facemask import config
+from facemask.evaluation.dataset import load_voc_dir
+from facemask.evaluation.metrics import detection_report
 from facemask.imageio import load_image
-from facemask.metrics import detection_report
-from facemask.pipeline import Pipeline
+from facemask.vision import calibration
+from facemask.vision.classifier import MaskClassifier, split_outputs
+from facemask.vision.detectors import create_detector
+from facemask.vision.pipeline import Pipeline
 
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 split, models, flip = args[0], [Path(m) for m in args[1:]], "--flip" in sys.argv

@@ -11,7 +11,7 @@ import numpy as np
 from out_of_fold import OutOfFold
 
 from facemask import config
-from facemask.metrics import iou_matrix
+from facemask.detections import iou_matrix
 
 parser = argparse.ArgumentParser()
 parser.add_argument("before")

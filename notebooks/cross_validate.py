@@ -1,6 +1,6 @@
 """Cross-validate the training recipe over the train + val photos of every source, scored as a user would.
 
-The photos of each source are cut into K folds by near-duplicate group (facemask/dataset.py: cv_fold).
+The photos of each source are cut into K folds by near-duplicate group (facemask/evaluation/dataset.py: cv_fold).
 For each fold a model is trained with `facemask train --fold I/K` on the close-ups and the photos of the
 other folds; then `facemask detect --model M --threshold 0 --json` runs on the fold's photos, so every
 photo is scored by a model that never saw it. The K files of a source are joined into one and scored
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from facemask import config
-from facemask.dataset import load_source
+from facemask.evaluation.dataset import load_source
 from facemask.training import TRAIN_PHOTOS
 
 parser = argparse.ArgumentParser()

@@ -9,10 +9,10 @@ import time
 import numpy as np
 
 from facemask import config
-from facemask.dataset import load_voc_dir
-from facemask.detectors import create_detector
+from facemask.evaluation.dataset import load_voc_dir
+from facemask.evaluation.metrics import average_precision, pr_curve
 from facemask.imageio import load_image
-from facemask.metrics import average_precision, pr_curve
+from facemask.vision.detectors import create_detector
 
 split = sys.argv[1] if len(sys.argv) > 1 else "train"
 anns = load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, split)

@@ -1,4 +1,4 @@
-"""What the face-score calibration (facemask/calibration.py) does to a recipe's cross-validated
+"""What the face-score calibration (facemask/vision/calibration.py) does to a recipe's cross-validated
 figures, from its saved out-of-fold detections, without training again.
 
 For each fold, the calibration is fitted on the other folds' boxes, which are the boxes `facemask
@@ -11,8 +11,9 @@ import sys
 import numpy as np
 from out_of_fold import OutOfFold, table_head
 
-from facemask import calibration, config
-from facemask.metrics import iou_matrix
+from facemask import config
+from facemask.detections import iou_matrix
+from facemask.vision import calibration
 
 oof = OutOfFold(sys.argv[1] if len(sys.argv) > 1 else config.CACHE_DIR / "cv" / "out_of_fold.npz")
 boxes, scores, probs = oof.data["det_xyxy"], oof.data["det_face_score"], oof.data["det_probs"]

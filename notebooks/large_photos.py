@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from facemask import config
-from facemask.dataset import load_voc_dir
+from facemask.evaluation.dataset import load_voc_dir
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--set", choices=["enlarged", "mosaic"], default="enlarged")
@@ -102,10 +102,10 @@ def enlarged_photos():
 
 
 def run_one(passes: str) -> dict:
-    from facemask.detectors import create_detector
+    from facemask.evaluation.metrics import detection_report
     from facemask.imageio import load_image
-    from facemask.metrics import detection_report
-    from facemask.pipeline import Pipeline
+    from facemask.vision.detectors import create_detector
+    from facemask.vision.pipeline import Pipeline
 
     sides = [tuple(int(v) for v in p.split(":")) for p in passes.split(",")]
     detector = create_detector("yunet", threshold=config.CANDIDATE_THRESHOLD,

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from facemask import config
-from facemask.metrics import detection_report
+from facemask.evaluation.metrics import detection_report
 
 
 def table_head(first_column: str) -> str:

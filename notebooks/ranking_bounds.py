@@ -16,7 +16,7 @@ import numpy as np
 from out_of_fold import OutOfFold, table_head
 
 from facemask import config
-from facemask.metrics import iou_matrix
+from facemask.detections import iou_matrix
 
 oof = OutOfFold(sys.argv[1] if len(sys.argv) > 1 else config.CACHE_DIR / "cv" / "out_of_fold.npz")
 boxes, scores, probs = oof.data["det_xyxy"], oof.data["det_face_score"], oof.data["det_probs"]

@@ -1,4 +1,4 @@
-"""Add the box fit (facemask/box_fit.py) to a model trained before `facemask train` made one, without
+"""Add the box fit (facemask/vision/box_fit.py) to a model trained before `facemask train` made one, without
 retraining its classifier: the fit uses the detector's boxes alone, on the same training photos.
 
     python notebooks/refit_face_boxes.py models                      # the shipped model: train + val photos

@@ -7,9 +7,9 @@ import sys
 import numpy as np
 
 from facemask import Pipeline, config
-from facemask.dataset import load_voc_dir
+from facemask.detections import iou_matrix
+from facemask.evaluation.dataset import load_voc_dir
 from facemask.imageio import load_image
-from facemask.metrics import iou_matrix
 
 pipeline = Pipeline(model_path=sys.argv[1] if len(sys.argv) > 1 else None)
 split = sys.argv[2] if len(sys.argv) > 2 else "val"

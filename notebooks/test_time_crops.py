@@ -12,11 +12,11 @@ import numpy as np
 from out_of_fold import OutOfFold, table_head
 
 from facemask import config
-from facemask.classifier import MaskClassifier, split_outputs
-from facemask.crops import crop_faces
-from facemask.dataset import load_voc_dir
+from facemask.evaluation.dataset import load_voc_dir
 from facemask.imageio import load_image
 from facemask.training import TRAIN_PHOTOS
+from facemask.vision.classifier import MaskClassifier, split_outputs
+from facemask.vision.crops import crop_faces
 
 cv = Path(sys.argv[1] if len(sys.argv) > 1 else config.CACHE_DIR / "cv")
 saved = OutOfFold(cv / "out_of_fold.npz")

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 
 from facemask import config
-from facemask.dataset import load_source
-from facemask.evaluate import load_predictions, score_records
+from facemask.evaluation.dataset import load_source
+from facemask.evaluation.evaluate import load_predictions, score_records
 
 THRESHOLDS = np.round(np.arange(0.1, 0.65, 0.05), 2)
 runs = []

@@ -16,7 +16,7 @@ import numpy as np
 from out_of_fold import OutOfFold
 
 from facemask import config
-from facemask.metrics import detection_report
+from facemask.evaluation.metrics import detection_report
 
 RAW_THRESHOLDS = np.arange(0.5, 0.86, 0.05)
 FACE_THRESHOLDS = np.arange(0.1, 0.56, 0.05)
@@ -35,9 +35,9 @@ def sweep(title, gts, preds, labels, raw_scores, face_probabilities) -> None:
 
 
 if "--detector" in sys.argv:
-    from facemask.dataset import load_voc_dir
-    from facemask.evaluate import run_pipeline
-    from facemask.pipeline import Pipeline
+    from facemask.evaluation.dataset import load_voc_dir
+    from facemask.evaluation.evaluate import run_pipeline
+    from facemask.vision.pipeline import Pipeline
 
     name = sys.argv[sys.argv.index("--detector") + 1]
     photos = load_voc_dir(config.DEV_IMAGES, config.DEV_ANNOTATIONS, "train")[:120]

@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 
 from facemask import config
-from facemask.dataset import load_source
-from facemask.metrics import iou_matrix
+from facemask.detections import iou_matrix
+from facemask.evaluation.dataset import load_source
 
 parser = argparse.ArgumentParser()
 parser.add_argument("detections", type=Path)

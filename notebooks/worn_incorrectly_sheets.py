@@ -19,11 +19,11 @@ import numpy as np
 from out_of_fold import OutOfFold
 
 from facemask import config
-from facemask.crops import crop_faces
-from facemask.dataset import load_voc_dir
+from facemask.detections import iou_matrix
+from facemask.evaluation.dataset import load_voc_dir
 from facemask.imageio import load_image
-from facemask.metrics import iou_matrix
 from facemask.training import TRAIN_PHOTOS
+from facemask.vision.crops import crop_faces
 
 WORN_INCORRECTLY = config.CLASS_NAMES.index("mask_worn_incorrectly")
 NAMES = ["with", "without", "worn incorrectly", "none"]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from facemask import FacemaskError, config, ui
+from facemask import FacemaskError, config
+from facemask.app import ui
 from facemask.export import records_to_csv, safe_filename, total_counts
 
 FULL_VIEW = 3  # photos shown in full; the others are in the table and one selectbox away
@@ -115,8 +116,8 @@ with video_tab:
                 "keep it under a minute.")
     video = st.file_uploader("Video", type=ui.VIDEO_TYPES, key="video", help=ui.VIDEO_HELP)
     if video is not None and st.button("Annotate video", type="primary", icon=":material/play_arrow:"):
-        from facemask.pipeline import Pipeline
-        from facemask.video import process_video
+        from facemask.cameras.video import process_video
+        from facemask.vision.pipeline import Pipeline
 
         bar = st.progress(0.0, text="Starting…")
 

@@ -3,9 +3,10 @@
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from facemask import FacemaskError, config, ui
+from facemask import FacemaskError, config
+from facemask.app import ui
+from facemask.app.webcam import VideoTransformer, live_pipeline
 from facemask.redaction import redact
-from facemask.webcam import VideoTransformer, live_pipeline
 
 settings = ui.setup_page("Live webcam", "Press START and allow the camera. Frames are annotated on the "
                                          "server; only the newest frame is processed, so the video stays live.")

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from facemask import config, ui
+from facemask import config
+from facemask.app import ui
 
 ui.setup_page("Model metrics", "How well the mask classifier and the whole pipeline do on pictures "
                                "they never saw in training. Nothing is computed here: this page shows "

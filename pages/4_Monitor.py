@@ -3,7 +3,9 @@ with snapshots, and a new event shown as an alert the moment it is stored."""
 
 import streamlit as st
 
-from facemask import config, monitor, ui
+from facemask import config
+from facemask.app import ui
+from facemask.cameras import monitor
 from facemask.errors import FacemaskError
 
 ui.setup_page("Monitor", "What the cameras watched by <code>facemask watch</code> saw: each camera's status, "

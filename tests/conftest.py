@@ -1,5 +1,5 @@
-"""Shared fixtures. Bad-input generators live in tests/corpus.py (imported as `corpus`); helpers for
-the browser tests in tests/browser_kit.py."""
+"""Shared fixtures. Bad-input generators live in tests/kits/corpus.py (imported as `corpus`); helpers for
+the browser tests in tests/kits/browser_kit.py."""
 
 import os
 import subprocess
@@ -26,7 +26,7 @@ def live_pipeline() -> Pipeline:
     return Pipeline(live=True)
 
 
-# --- a real Ray cluster on loopback: a head and one more node (tests/ray_kit.py) ---------------------
+# --- a real Ray cluster on loopback: a head and one more node (tests/kits/ray_kit.py) ---------------------
 
 @pytest.fixture(scope="session")
 def ray_cluster():
@@ -44,7 +44,7 @@ def ray_cluster():
         shutil.rmtree(base, ignore_errors=True)
 
 
-# --- a real PostgreSQL server on 127.0.0.1, run as nobody (tests/postgres_kit.py) ---------------------
+# --- a real PostgreSQL server on 127.0.0.1, run as nobody (tests/kits/postgres_kit.py) ---------------------
 
 @pytest.fixture(scope="session")
 def postgres():
@@ -76,7 +76,7 @@ def server(tmp_path_factory) -> kit.Server:
            "FACEMASK_DETECT_LOG": str(kit.DETECT_LOG)}
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, str(config.ROOT / "tests" / "serve_app.py"), "run", "app.py",
+            [sys.executable, str(config.ROOT / "tests" / "kits" / "serve_app.py"), "run", "app.py",
              f"--server.port={port}", "--server.headless=true", "--browser.gatherUsageStats=false"],
             cwd=config.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -17,7 +17,7 @@ from PIL import Image
 
 from facemask import FacemaskError, decode_image, load_image
 from facemask.config import ROOT
-from facemask.metrics import iou_matrix
+from facemask.detections import iou_matrix
 
 LARGE_FACE = 60  # px: faces this big must be found whatever the orientation
 

@@ -10,7 +10,8 @@ import corpus
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from facemask import FacemaskError, config, decode_image, ui
+from facemask import FacemaskError, config, decode_image
+from facemask.app import ui
 
 GOOD_PHOTO = config.DEV_IMAGES / "maksssksksss0.jpg"
 

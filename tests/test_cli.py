@@ -123,7 +123,7 @@ def test_classifiers_built_in_parallel_threads_leave_stderr_where_it_was():
     # the app and the watcher build pipelines in threads: fd 2 is held one thread at a time
     code = """
 import os, sys, threading
-from facemask.classifier import MaskClassifier
+from facemask.vision.classifier import MaskClassifier
 before = os.readlink("/proc/self/fd/2")
 threads = [threading.Thread(target=MaskClassifier) for _ in range(4)]
 [t.start() for t in threads]

@@ -1,5 +1,5 @@
 """`facemask watch --ray ADDR --db postgresql://...` on the loopback Ray cluster and the tests' PostgreSQL
-server, a camera made of a dev photo (tests/camera_kit.py): the camera's actor killed comes back and its
+server, a camera made of a dev photo (tests/kits/camera_kit.py): the camera's actor killed comes back and its
 events continue in PostgreSQL; no password shows anywhere."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import camera_kit as kit
 import pytest
 import sqlalchemy as sa
 
-from facemask.store import Store
+from facemask.cameras.store import Store
 
 pytest.importorskip("ray", reason="Ray is the [ray] extra: bash setup.sh --dev installs it")
 pytest.importorskip("psycopg", reason="the PostgreSQL driver is the [postgres] extra: bash setup.sh --dev")

@@ -9,11 +9,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facemask.detectors import YuNetDetector
 from facemask.errors import FacemaskError
 from facemask.imageio import load_image
 from facemask.training.log import log
 from facemask.training.recipe import DHASH_RADIUS, VAL_SHARE
+from facemask.vision.detectors import YuNetDetector
 
 
 def dhash(image_bgr: np.ndarray) -> int:

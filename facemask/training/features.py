@@ -11,8 +11,6 @@ from pathlib import Path
 import numpy as np
 
 from facemask import config
-from facemask.crops import crop_faces
-from facemask.detectors import YuNetDetector
 from facemask.training.closeups import load_closeups
 from facemask.training.log import log
 from facemask.training.photos import calibrate_face_scores, detector_boxes, load_real_faces, training_photos
@@ -31,10 +29,12 @@ from facemask.training.recipe import (
     VAL_SHARE,
 )
 from facemask.training.samples import closeup_samples, label_counts, photo_mask_samples, real_samples
+from facemask.vision.crops import crop_faces
+from facemask.vision.detectors import YuNetDetector
 
 # the code that draws and cuts the crops and computes their features: a change to it is a new cache file
 CACHED_CODE = ("training/recipe.py", "training/closeups.py", "training/photos.py", "training/samples.py",
-               "training/synthetic_masks.py", "training/backbone.py", "training/features.py", "crops.py")
+               "training/synthetic_masks.py", "training/backbone.py", "training/features.py", "vision/crops.py")
 
 
 def features(lower, crops: np.ndarray) -> np.ndarray:
@@ -109,7 +109,7 @@ def closeup_features(lower, closeups_dir: Path, seed: int, size: int) -> dict:
 def real_features(lower, photos: str, fold, seed: int, size: int) -> dict:
     """The dev photos' training labels and features, the report photos' crops, labels and features,
     and the face-score calibration fitted on the training photos."""
-    from facemask.detectors import create_detector
+    from facemask.vision.detectors import create_detector
 
     rng = np.random.default_rng([seed, 1])
     train_photos, report_photos = training_photos(photos, fold)

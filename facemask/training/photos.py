@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 
 from facemask import config
-from facemask.dataset import load_source
 from facemask.errors import FacemaskError
+from facemask.evaluation.dataset import load_source
 from facemask.imageio import load_image
 from facemask.training.closeups import yunet_faces
 from facemask.training.recipe import (
@@ -28,7 +28,7 @@ def training_photos(photos: str, fold: tuple[int, int] | None, sources=tuple(con
     Without a fold: the splits named in `photos` train, the other splits report. With fold (i, k):
     the photos of `photos` outside fold i train, those in it report. Each source is cut the same way.
     """
-    from facemask.dataset import SPLIT_BOUNDS
+    from facemask.evaluation.dataset import SPLIT_BOUNDS
 
     training, report = [], []
     for source in sources:
@@ -48,7 +48,7 @@ def detector_boxes(annotations, detector) -> list:
     and the box fit; kept in .cache per photo and detector setting, so folds and re-runs detect once."""
     import hashlib
 
-    from facemask.detectors import FaceBoxes
+    from facemask.vision.detectors import FaceBoxes
 
     settings = hashlib.sha1(repr(("fused, scale", detector.name, detector.passes, detector.threshold,
                                   detector.box_scale, detector.max_upscale, detector.merge_iou,
@@ -69,10 +69,10 @@ def detector_boxes(annotations, detector) -> list:
 
 
 def fit_face_boxes(annotations, detections) -> dict:
-    """Where a face's box is reported (facemask/box_fit.py), fitted on every candidate box of these photos
+    """Where a face's box is reported (facemask/vision/box_fit.py), fitted on every candidate box of these photos
     that overlaps an annotated face by IoU > box_fit.MATCH_IOU, paired with the face it overlaps most."""
-    from facemask import box_fit
-    from facemask.metrics import iou_matrix
+    from facemask.detections import iou_matrix
+    from facemask.vision import box_fit
 
     fused, landmarks, scale, annotated = [], [], [], []
     for ann, found in zip(annotations, detections):
@@ -94,7 +94,7 @@ def fit_face_boxes(annotations, detections) -> dict:
 def face_box_fit(photos: str, fold) -> dict:
     """`fit_face_boxes` on the training photos of `photos` and `fold` (`training_photos`), with the
     detector serving uses; its boxes come from the cache `detector_boxes` keeps."""
-    from facemask.detectors import create_detector
+    from facemask.vision.detectors import create_detector
 
     train_photos, _ = training_photos(photos, fold)
     detector = create_detector(config.DEFAULT_DETECTOR, fallback=False, threshold=config.CANDIDATE_THRESHOLD)
@@ -107,7 +107,7 @@ def load_real_faces(annotations, detections=None):
     0.5, score >= FACE_BOX_MIN_SCORE) with that face's label, the crops serving will see; and those
     on no annotated face (background, a hand, half a face) as NOT_A_FACE, the junk serving will also
     send."""
-    from facemask.metrics import iou_matrix
+    from facemask.detections import iou_matrix
 
     out = []
     for k, ann in enumerate(annotations):
@@ -128,10 +128,10 @@ def load_real_faces(annotations, detections=None):
 
 
 def calibrate_face_scores(annotations, detections) -> dict:
-    """The detector's score as P(on a face) (facemask/calibration.py), fitted on every candidate box
+    """The detector's score as P(on a face) (facemask/vision/calibration.py), fitted on every candidate box
     of these photos: on a face when it overlaps an annotated one with IoU >= 0.5."""
-    from facemask import calibration
-    from facemask.metrics import iou_matrix
+    from facemask.detections import iou_matrix
+    from facemask.vision import calibration
 
     scores, on_face = [], []
     for ann, found in zip(annotations, detections):
@@ -147,7 +147,7 @@ def photo_face_landmarks(image: np.ndarray, box: np.ndarray, yunet):
     a small face is seen, with YuNet's box and 5 landmarks of that face in the enlarged copy:
     (region, enlarged, offset, scale, box, landmarks), or None when YuNet finds no face on the
     annotated one."""
-    from facemask.metrics import iou_matrix
+    from facemask.detections import iou_matrix
 
     side = float(max(box[2] - box[0], box[3] - box[1], 1))
     x0, y0 = int(max(box[0] - side, 0)), int(max(box[1] - side, 0))

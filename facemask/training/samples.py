@@ -10,8 +10,6 @@ import cv2
 import numpy as np
 
 from facemask import config
-from facemask.crops import crop_faces
-from facemask.detectors import YuNetDetector
 from facemask.imageio import load_image
 from facemask.training.log import log
 from facemask.training.photos import photo_face_landmarks
@@ -24,6 +22,8 @@ from facemask.training.recipe import (
     TRANSPLANT_PER_FACE,
 )
 from facemask.training.synthetic_masks import MaskDonor, draw_synthetic_mask
+from facemask.vision.crops import crop_faces
+from facemask.vision.detectors import YuNetDetector
 
 
 @dataclass

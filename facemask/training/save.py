@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from facemask import config
-from facemask.classifier import split_outputs
 from facemask.training.log import log
 from facemask.training.recipe import OUTPUTS
+from facemask.vision.classifier import split_outputs
 
 
 def held_out_results(upper, f_val: dict[str, np.ndarray], y_val: dict[str, np.ndarray]) -> dict:
@@ -62,7 +62,7 @@ def save_model(base, upper, size: int, out_dir: Path) -> None:
 
 def save_reports(info: dict, history: dict, results: dict, out_dir: Path, plots_dir: Path) -> dict:
     """Write the plots, model_info.json (`info`) and train_metrics.json; return the plotted metrics."""
-    from facemask.report import write_training_plots
+    from facemask.evaluation.report import write_training_plots
 
     metrics = write_training_plots(history, results, plots_dir)
     (out_dir / config.MODEL_INFO.name).write_text(json.dumps(info, indent=2))
