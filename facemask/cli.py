@@ -363,9 +363,19 @@ def _train(args) -> int:
 
     out, plots, ships = _training_folders(args)
     import_keras()  # TensorFlow's start-up lines stay off the terminal; the run's own progress lines show
+    if args.detector_only:
+        from facemask.training.detector import train_detector
+
+        info = train_detector(out, photos=args.photos, fold=args.fold, epochs=args.detector_epochs,
+                              base=args.detector_base, seed=args.seed)
+        print(f"face detector fine-tuned from {info['base']} on {info['photos']} photos ({info['faces']} faces): "
+              f"{_short_path(out / info['file'])}")
+        return 0
     with export_chatter_dropped():
         train(out_dir=out, plots_dir=plots, closeups_dir=args.data, epochs=args.epochs,
-              size=args.size, seed=args.seed, photos=args.photos, fold=args.fold)
+              size=args.size, seed=args.seed, photos=args.photos, fold=args.fold,
+              detector_epochs=args.detector_epochs if args.finetune_detector else 0,
+              detector_base=args.detector_base)
     if not ships:
         print(f"try it: facemask detect --model {_short_path(out / config.TFLITE_MODEL.name)} PHOTO "
               "(the shipped model is unchanged: train with --ship to replace it)")
@@ -539,6 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
                          formatter_class=fmt,
                          epilog=examples(f"facemask train    (writes {_short_path(config.TRAINED_DIR)}/)",
                                          "facemask train --epochs 2 --out /tmp/quick-model",
+                                         "facemask train --finetune-detector --out /tmp/site-model",
                                          "facemask train --ship    (replaces the shipped model in models/)"))
     p.add_argument("--data", type=Path, default=config.CLASSIFICATION_DIR,
                    help="folder with with_mask/ and without_mask/ close-ups")
@@ -555,6 +566,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plots", type=Path, help="where the plots go (default: OUT/plots; with --ship, plots/)")
     p.add_argument("--ship", action="store_true",
                    help="replace the shipped model in models/ (the one the app and the CLI use) and its plots")
+    from facemask.training.detector import DEFAULT_DETECTOR_BASE, DETECTOR_BASES, DETECTOR_EPOCHS
+
+    p.add_argument("--finetune-detector", action="store_true",
+                   help="first fine-tune the face detector (YuNet) on the photos' faces; the classifier then "
+                        "learns from its boxes, and the model folder carries it")
+    p.add_argument("--detector-only", action="store_true",
+                   help="fine-tune only the face detector (YuNet) on the photos' faces, into OUT/face_detector.onnx; "
+                        "a stopped run resumes from its last epoch")
+    p.add_argument("--detector-epochs", type=positive_int, default=DETECTOR_EPOCHS,
+                   help="the face detector's fine-tuning epochs")
+    p.add_argument("--detector-base", choices=DETECTOR_BASES, default=DEFAULT_DETECTOR_BASE,
+                   help="the pretrained YuNet the face detector starts from")
     p.set_defaults(func=_train)
     return parser
 

@@ -198,6 +198,13 @@ def format_report(report: dict) -> str:
               f"{op['recall_small']:.3f}), precision {op['precision']:.3f}, "
               f"mask-status accuracy on {plural(op['matched_faces'], 'matched face')} {op['status_accuracy']:.3f}",
               ]
+    if "recall_by_class" in op:  # reports written before it was measured have no such row
+        lines.append(f"recall by annotated class at threshold {op['threshold']}:")
+        for bucket, recalls in op["recall_by_class"].items():
+            counts = op["faces_by_class"][bucket]
+            lines.append(f"  {bucket + ' faces:':<24}" + ", ".join(
+                f"{CLASS_TITLES.get(name, name).lower()} {'-' if r is None else f'{r:.3f}'} ({counts[name]})"
+                for name, r in recalls.items()))
     if "seconds_per_image" in report:
         lines.append(f"{report['seconds_per_image'] * 1000:.0f} ms per photo")
     if report.get("annotated_not_predicted"):

@@ -19,6 +19,7 @@ import numpy as np
 
 from facemask import config
 from facemask.training.backbone import build_backbone, split_backbone
+from facemask.training.detector import fine_tuned_detector
 from facemask.training.features import cached, closeup_features, closeup_key, real_features, real_key
 from facemask.training.fit import fit_classifier
 from facemask.training.log import log
@@ -44,15 +45,22 @@ __all__ = ["BATCH_SIZE", "CUT_LAYER", "EPOCHS", "HEAD_EPOCHS", "NOT_A_FACE", "OU
 def train(out_dir: Path = config.MODELS_DIR, plots_dir: Path = config.PLOTS_DIR,
           closeups_dir: Path = config.CLASSIFICATION_DIR, epochs: int = EPOCHS,
           size: int = config.CROP_SIZE, seed: int = SEED, photos: str = TRAIN_PHOTOS,
-          fold: tuple[int, int] | None = None) -> dict:
+          fold: tuple[int, int] | None = None, detector_epochs: int = 0,
+          detector_base: str = "yunet_s") -> dict:
     """Train the classifier on the close-ups and on the faces of the dev photos `photos` (minus
-    cross-validation fold i of k when fold=(i, k)); write model, metrics and plots."""
+    cross-validation fold i of k when fold=(i, k)); write model, metrics and plots. With detector_epochs,
+    first fine-tune the face detector on the same photos: the classifier then learns from its boxes, and
+    the model folder carries it (face_detector.onnx)."""
     import keras
 
     started = time.time()
     keras.utils.set_random_seed(seed)
     out_dir, plots_dir = Path(out_dir), Path(plots_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # 0. the face detector: the stock YuNet, or one fine-tuned on the training photos' faces (cached)
+    detector = fine_tuned_detector(out_dir, photos, fold, detector_epochs, detector_base, seed) \
+        if detector_epochs else None
+    weights = out_dir / detector["file"] if detector else None
     _, _, base = build_backbone(size)
     lower, _ = split_backbone(base)
     lower.trainable = False
@@ -61,8 +69,8 @@ def train(out_dir: Path = config.MODELS_DIR, plots_dir: Path = config.PLOTS_DIR,
     # in two parts: the close-ups are the same for every run, the dev photos differ between folds
     close = cached(config.CACHE_DIR / f"train_closeups_{closeup_key(seed, size)}.npz",
                    lambda: closeup_features(lower, Path(closeups_dir), seed, size))
-    real = cached(config.CACHE_DIR / f"train_real_{real_key(seed, size, photos, fold)}.npz",
-                  lambda: real_features(lower, photos, fold, seed, size))
+    real = cached(config.CACHE_DIR / f"train_real_{real_key(seed, size, photos, fold, weights)}.npz",
+                  lambda: real_features(lower, photos, fold, seed, size, weights))
     y_train = np.concatenate([close["y_train"], real["y_train"]])
     f_train = np.concatenate([close["f_train"], real["f_train"]])
     f_val = {"closeups": close["f_val_closeups"], "real_photos": real["f_val_real_photos"]}
@@ -74,7 +82,7 @@ def train(out_dir: Path = config.MODELS_DIR, plots_dir: Path = config.PLOTS_DIR,
                "real_photo_report": f"{collections}: {report_photos}"}
     face_calibration = json.loads(str(real["face_calibration"]))
     # where a face's box is reported: a fit on the detector's boxes alone (no classifier), so not cached with it
-    box_fit = face_box_fit(photos, fold)
+    box_fit = face_box_fit(photos, fold, weights)
     log(f"box fit on {box_fit['boxes']} candidate boxes of annotated faces")
 
     # 5. fit the upper blocks + head
@@ -96,5 +104,8 @@ def train(out_dir: Path = config.MODELS_DIR, plots_dir: Path = config.PLOTS_DIR,
     if face_calibration:  # read by MaskClassifier, used by Pipeline for Detections.face_probability
         info["face_calibration"] = face_calibration
     info["box_fit"] = box_fit  # read by MaskClassifier, used by Pipeline for Detections.xyxy
+    if detector:  # read by MaskClassifier: the Pipeline runs this detector with this model
+        info["face_detector"] = {k: detector[k] for k in ("file", "base", "epochs", "seed", "photos", "faces",
+                                                          "photos_trained", "crop_side", "long_side_range")}
     metrics = save_reports(info, history, results, out_dir, plots_dir)
     return {"info": info, "metrics": metrics}

@@ -13,7 +13,14 @@ import numpy as np
 from facemask import config
 from facemask.training.closeups import load_closeups
 from facemask.training.log import log
-from facemask.training.photos import calibrate_face_scores, detector_boxes, load_real_faces, training_photos
+from facemask.training.photos import (
+    calibrate_face_scores,
+    detector_boxes,
+    load_real_faces,
+    serving_detector,
+    training_photos,
+    weights_digest,
+)
 from facemask.training.recipe import (
     CLOSEUP_VARIANTS,
     CUT_LAYER,
@@ -82,12 +89,13 @@ def closeup_key(seed: int, size: int) -> str:
                         DHASH_RADIUS, VAL_SHARE, config.CROP_PADDING)
 
 
-def real_key(seed: int, size: int, photos: str, fold) -> str:
+def real_key(seed: int, size: int, photos: str, fold, detector_weights=None) -> str:
     """Likewise for the dev photos' crops, features and face-score calibration."""
     return _code_digest(seed, size, photos, fold, REAL_VARIANTS, PHOTO_MASKS_PER_FACE, LANDMARK_FACE_SIDE,
                         FACE_BOX_MIN_SCORE, NOT_A_FACE_MIN_SCORE,
                         NOT_A_FACE_MAX_IOU, CUT_LAYER, config.CROP_PADDING, config.CANDIDATE_THRESHOLD,
-                        config.DETECTOR_SETTINGS[config.DEFAULT_DETECTOR], tuple(config.SOURCES))
+                        config.DETECTOR_SETTINGS[config.DEFAULT_DETECTOR], tuple(config.SOURCES),
+                        *([weights_digest(detector_weights)] if detector_weights else []))
 
 
 def closeup_features(lower, closeups_dir: Path, seed: int, size: int) -> dict:
@@ -106,17 +114,15 @@ def closeup_features(lower, closeups_dir: Path, seed: int, size: int) -> dict:
     return out
 
 
-def real_features(lower, photos: str, fold, seed: int, size: int) -> dict:
+def real_features(lower, photos: str, fold, seed: int, size: int, detector_weights=None) -> dict:
     """The dev photos' training labels and features, the report photos' crops, labels and features,
-    and the face-score calibration fitted on the training photos."""
-    from facemask.vision.detectors import create_detector
-
+    and the face-score calibration fitted on the training photos (with the stock detector, or the fine-tuned
+    one at detector_weights)."""
     rng = np.random.default_rng([seed, 1])
     train_photos, report_photos = training_photos(photos, fold)
     # every candidate box serving would score, down to CANDIDATE_THRESHOLD: the calibration sees them
     # all, the training crops only those above their own minimum scores
-    detector = create_detector(config.DEFAULT_DETECTOR, fallback=False, threshold=config.CANDIDATE_THRESHOLD)
-    detections = detector_boxes(train_photos, detector)
+    detections = detector_boxes(train_photos, serving_detector(detector_weights))
     face_score_calibration = calibrate_face_scores(train_photos, detections)
     log(f"face-score calibration on {face_score_calibration['boxes']} boxes: P(face) = "
         f"sigmoid({face_score_calibration['intercept']} + {face_score_calibration['slope']} logit(score))")

@@ -4,6 +4,8 @@ and the landmarks of their faces."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 
@@ -43,6 +45,22 @@ def training_photos(photos: str, fold: tuple[int, int] | None, sources=tuple(con
     return training, report
 
 
+def serving_detector(weights=None):
+    """The detector serving runs in photo mode, every candidate down to CANDIDATE_THRESHOLD: the stock YuNet,
+    or the fine-tuned one at `weights`."""
+    from facemask.vision.detectors import create_detector
+
+    return create_detector(config.DEFAULT_DETECTOR, fallback=False, threshold=config.CANDIDATE_THRESHOLD,
+                           weights=weights)
+
+
+def weights_digest(weights) -> str:
+    """A short digest of a detector weights file ('' for the stock detector), for cache keys."""
+    import hashlib
+
+    return hashlib.sha1(Path(weights).read_bytes()).hexdigest()[:12] if weights else ""
+
+
 def detector_boxes(annotations, detector) -> list:
     """The detector's `FaceBoxes` on each photo, shared by the training crops, the face-score calibration
     and the box fit; kept in .cache per photo and detector setting, so folds and re-runs detect once."""
@@ -53,6 +71,8 @@ def detector_boxes(annotations, detector) -> list:
     settings = hashlib.sha1(repr(("fused, scale", detector.name, detector.passes, detector.threshold,
                                   detector.box_scale, detector.max_upscale, detector.merge_iou,
                                   config.BOX_FUSION_IOU, config.BOX_FUSION_MIN_SCORE)).encode()).hexdigest()[:12]
+    if getattr(detector, "weights", config.YUNET_WEIGHTS) != config.YUNET_WEIGHTS:  # a fine-tuned network
+        settings += "-" + weights_digest(detector.weights)
     folder = config.CACHE_DIR / "detector_boxes" / settings
     folder.mkdir(parents=True, exist_ok=True)
     out = []
@@ -91,13 +111,11 @@ def fit_face_boxes(annotations, detections) -> dict:
                        np.concatenate(annotated), config.DEFAULT_DETECTOR)
 
 
-def face_box_fit(photos: str, fold) -> dict:
+def face_box_fit(photos: str, fold, detector_weights=None) -> dict:
     """`fit_face_boxes` on the training photos of `photos` and `fold` (`training_photos`), with the
     detector serving uses; its boxes come from the cache `detector_boxes` keeps."""
-    from facemask.vision.detectors import create_detector
-
     train_photos, _ = training_photos(photos, fold)
-    detector = create_detector(config.DEFAULT_DETECTOR, fallback=False, threshold=config.CANDIDATE_THRESHOLD)
+    detector = serving_detector(detector_weights)
     return fit_face_boxes(train_photos, detector_boxes(train_photos, detector))
 
 

@@ -43,6 +43,14 @@ class MaskClassifier:
         self.face_calibration: dict | None = info.get("face_calibration")
         # where a face's box is reported from the detector's fused box and landmarks (facemask/vision/box_fit.py)
         self.box_fit: dict | None = info.get("box_fit")
+        # the face detector these were fitted on, when the model folder carries its own (a fine-tuned YuNet);
+        # None: the stock YuNet of config.YUNET_WEIGHTS
+        detector = info.get("face_detector")
+        detector_file = detector.get("file") if isinstance(detector, dict) else None
+        self.face_detector: Path | None = path.parent / detector_file if detector_file else None
+        if self.face_detector is not None and not self.face_detector.exists():
+            raise FacemaskError(f"The model in {path.parent} was trained with its own face detector, "
+                                f"{detector_file}, which is missing there; copy the whole model folder.")
         if backend == "litert":
             # LiteRT prints "Created TensorFlow Lite XNNPACK delegate" from C++ when it plans the graph
             with native_stderr_filtered():

@@ -13,6 +13,7 @@ classifier was trained on.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import NamedTuple
 
 import cv2
@@ -185,9 +186,11 @@ class YuNetDetector(FaceDetector):
 
     name = "yunet"
 
-    def __init__(self, nms_threshold: float = 0.3, top_k: int = 5000, **kwargs) -> None:
+    def __init__(self, nms_threshold: float = 0.3, top_k: int = 5000, weights=None, **kwargs) -> None:
         super().__init__(**kwargs)
-        _require_files(self.name, config.YUNET_WEIGHTS)
+        # the stock network, or a fine-tuned one in the same form (`facemask train`, training/detector/)
+        self.weights = Path(weights) if weights else config.YUNET_WEIGHTS
+        _require_files(self.name, self.weights)
         self.nms_threshold, self.top_k = nms_threshold, top_k
         self._model = None
         # one network per input size, most recently used last: a photo's passes alternate between two sizes,
@@ -199,12 +202,12 @@ class YuNetDetector(FaceDetector):
         """A network of its own for callers that set their input size themselves (training's landmark
         search), with YuNet's own non-maximum suppression; made on first use, so serving never builds it."""
         if self._model is None:
-            self._model = cv2.FaceDetectorYN.create(str(config.YUNET_WEIGHTS), "", (320, 320), 0.05,
+            self._model = cv2.FaceDetectorYN.create(str(self.weights), "", (320, 320), 0.05,
                                                     self.nms_threshold, self.top_k)
         return self._model
 
     def _create(self, size: tuple[int, int]):
-        return RawYuNet(config.YUNET_WEIGHTS, score_threshold=0.05)
+        return RawYuNet(self.weights, score_threshold=0.05)
 
     def _network(self, size: tuple[int, int]):
         network = self._networks.pop(size, None) or self._create(size)
@@ -334,11 +337,15 @@ def _require_files(name: str, *paths) -> None:
             "run `python face_detector/place_weights.py` to place them.")
 
 
-def create_detector(name: str, fallback: bool = True, **kwargs) -> FaceDetector:
-    """Build a detector by name; when its files are missing, warn once and fall back to haar."""
+def create_detector(name: str, fallback: bool = True, weights=None, **kwargs) -> FaceDetector:
+    """Build a detector by name; when its files are missing, warn once and fall back to haar. `weights`: a
+    fine-tuned YuNet (`facemask train --finetune-detector`) instead of the stock one; it learnt the annotated
+    boxes' shape itself, so its boxes are not reshaped by the stock network's box_scale."""
     if name not in _DETECTORS:
         raise FacemaskError(f"Unknown face detector {name!r}; choose one of {', '.join(config.DETECTORS)}.")
     options = dict(config.DETECTOR_SETTINGS.get(name, {}))
+    if weights is not None and name == "yunet":
+        options.update(weights=weights, box_scale=(0.0, 0.0, 1.0, 1.0))
     options.update(kwargs)
     try:
         return _DETECTORS[name](**options)

@@ -21,16 +21,18 @@ class Pipeline:
                  threshold: float = config.DEFAULT_THRESHOLD,
                  classifier: MaskClassifier | None = None, backend: str = config.CLASSIFIER_BACKEND,
                  live: bool = False, model_path: str | None = None, mirror_average: bool | None = None) -> None:
+        self.classifier = classifier or MaskClassifier(model_path, backend=backend)
         if isinstance(detector, FaceDetector):
             self.detector = detector
         else:
             # live video: one cheap pass (faces near a webcam are large); photos: extra upscaled pass
             extra = dict(config.LIVE_DETECTOR_SETTINGS) if live else {}
-            self.detector = create_detector(detector, threshold=config.CANDIDATE_THRESHOLD, **extra)
+            # a model folder may carry the fine-tuned YuNet its calibration and box fit were fitted on
+            self.detector = create_detector(detector, threshold=config.CANDIDATE_THRESHOLD,
+                                            weights=self.classifier.face_detector, **extra)
         self.threshold = threshold
         # photos: average each face's probabilities with its mirror image's (one call, twice the crops)
         self.mirror_average = (config.MIRROR_AVERAGE_PHOTOS and not live) if mirror_average is None else mirror_average
-        self.classifier = classifier or MaskClassifier(model_path, backend=backend)
         # one pipeline serves every browser session; its models keep per-call state
         self._lock = threading.RLock()  # detect() holds it across detection and classify()
 

@@ -67,3 +67,22 @@ def test_evaluate_predictions_refuses_a_file_that_is_not_detections(tmp_path):
     nothing.write_text(json.dumps([{"image": "not_annotated.jpg", "faces": []}]))
     result = run_cli("evaluate", "--predictions", nothing)
     assert result.returncode == 2 and "none of its pictures has an annotation" in result.stderr
+
+
+def test_recall_is_reported_for_each_annotated_class_so_a_mask_bias_shows():
+    import numpy as np
+
+    from facemask.evaluation.evaluate import format_report
+    from facemask.evaluation.metrics import detection_report
+
+    # two masked faces (one 40 px, found; one 20 px, missed) and one bare 50 px face, found
+    gts = [(np.array([[0, 0, 40, 40], [100, 0, 120, 20], [200, 0, 250, 50]], np.float32), np.array([0, 0, 1]))]
+    boxes = np.array([[0, 0, 40, 40], [200, 0, 250, 50]], np.float32)
+    scores = np.array([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1]], np.float32)
+    report = detection_report(gts, [(boxes, scores)], [np.array([0.9, 0.8])], [np.array([0, 1])], threshold=0.3)
+    op = report["operating_point"]
+    assert op["recall_by_class"]["all"] == {"with_mask": 0.5, "without_mask": 1.0, "mask_worn_incorrectly": None}
+    assert op["recall_by_class"]["large (>=32 px)"]["with_mask"] == 1.0
+    assert op["faces_by_class"]["all"] == {"with_mask": 2, "without_mask": 1, "mask_worn_incorrectly": 0}
+    report.update(images=1, split="all", predictions="d.json")
+    assert "all faces:" in format_report(report) and "with mask 0.500 (2)" in format_report(report)
