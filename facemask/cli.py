@@ -41,7 +41,7 @@ def expand_paths(paths: list[str]) -> list[str]:
     return expand_sources(paths)
 
 
-def _pipeline(args, live: bool = False):
+def _pipeline(args, live: bool | str = False):
     from facemask.vision.pipeline import Pipeline
 
     pipeline = Pipeline(detector=args.detector, threshold=args.threshold, live=live, model_path=args.model,
@@ -63,12 +63,16 @@ def _detect(args) -> int:
     files = expand_paths(args.paths)
     if not files:
         raise FacemaskError("no pictures found in the paths given.")
+    if args.ray and (args.mode != "photo" or args.frame):
+        raise FacemaskError("--ray runs photo mode; leave out --mode and --frame, or --ray.")
     if args.ray:
         return _detect_on_ray(args, files)
     for given, option in ((args.jsonl, "--jsonl"), (args.address, "--address"), (args.workers, "--workers")):
         if given:
             raise FacemaskError(f"{option} is for Ray runs (add --ray); the plain command writes --json.")
-    pipeline = _pipeline(args)
+    if args.frame and args.mode == "photo":
+        raise FacemaskError("--frame is for a live mode (add --mode webcam, video or watch).")
+    pipeline = _pipeline(args, live=False if args.mode == "photo" else args.mode)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
     records, failed, written = [], 0, set()
@@ -79,7 +83,7 @@ def _detect(args) -> int:
             print(f"error: {exc}", file=sys.stderr)
             failed += 1
             continue
-        dets = pipeline.detect(image)
+        dets = pipeline.detect_in_frame(image, args.frame) if args.frame else pipeline.detect(image)
         records.append(image_record(name, image.shape[1], image.shape[0], dets))
         print(f"{name}: {faces_summary(dets.counts())}")
         if args.out:
@@ -127,7 +131,7 @@ def _detect_on_ray(args, files: list[str]) -> int:
 def _video(args) -> int:
     from facemask.cameras.video import process_video
 
-    pipeline = _pipeline(args, live=not args.photo_mode)
+    pipeline = _pipeline(args, live=False if args.photo_mode else "video")
     summary = process_video(args.file, args.out, pipeline, csv_path=args.csv,
                             progress=progress_bar(f"{Path(args.file).name}"), blur=args.blur)
     print(f"{plural(summary['frames'], 'frame')} written to {args.out}"
@@ -212,7 +216,7 @@ def _watch(args) -> int:
     else:
         summary = watch(args.sources, args.name, db_url=args.db, fps=args.fps, duration_s=args.duration,
                         webhook=args.webhook, privacy=args.privacy, retention_days=args.retention_days or None,
-                        pipeline=_pipeline(args, live=True), stop=stop, status_every_s=args.status_every)
+                        pipeline=_pipeline(args, live="watch"), stop=stop, status_every_s=args.status_every)
     for name, camera in summary["cameras"].items():
         print(f"{name}: {plural(camera['frames_analysed'], 'frame')} analysed, {plural(camera['people'], 'person')} "
               f"seen, {plural(camera['events'], 'event')} ({camera['state']})")
@@ -283,6 +287,17 @@ def _fold(text: str) -> tuple[int, int]:
     if not 0 <= i < k:
         raise argparse.ArgumentTypeError(f"{text!r}: I must be in 0..K-1")
     return i, k
+
+
+def _frame_size(text: str) -> tuple[int, int]:
+    """argparse type: WIDTHxHEIGHT, like 1280x720."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxHEIGHT, like 1280x720") from None
+    if min(width, height) < 32:
+        raise argparse.ArgumentTypeError(f"{text!r}: each side must be at least 32 pixels")
+    return width, height
 
 
 def probability(text: str) -> float:
@@ -421,11 +436,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("detect", help="find faces and mask status in pictures", formatter_class=fmt,
                          epilog=examples("facemask detect photo.jpg",
                                          "facemask detect photos/ --out annotated/ --json faces.json",
-                                         "facemask detect crowd.jpg --threshold 0.5 --blur --out annotated/"))
+                                         "facemask detect crowd.jpg --threshold 0.5 --blur --out annotated/",
+                                         "facemask detect photos/ --mode watch --frame 1280x720 --json cam.json"))
     p.add_argument("paths", nargs="+", metavar="SOURCE",
                    help="pictures, folders of pictures, globs ('photos/**/*.jpg', quoted) or .txt files listing "
                         "one path a line")
     common(p)
+    p.add_argument("--mode", choices=("photo", *config.LIVE_SOURCES), default="photo",
+                   help="photo: every pass photos get; webcam, video, watch: the one pass that live source runs "
+                        "on each frame")
+    p.add_argument("--frame", type=_frame_size, metavar="WxH",
+                   help="with a live --mode: see each picture as a camera of this frame size films it (fitted "
+                        "into the frame); boxes stay in the picture's pixels")
     p.add_argument("--out", type=Path, help="folder for annotated pictures")
     p.add_argument("--json", type=Path, help="write one entry per picture to this JSON file")
     p.add_argument("--blur", action="store_true", help="pixelate faces in the annotated pictures")

@@ -112,9 +112,24 @@ DETECTOR_SETTINGS: dict[str, dict] = {
     "ssd": {"min_side": 0},
     "haar": {"min_side": 0, "max_side": 1280},
 }
-# Live video (webcam, `facemask video`): a single pass, downscaled so the long side is at most
-# max_side pixels: webcam faces are large, and the frame budget is tight.
-LIVE_DETECTOR_SETTINGS: dict = {"min_side": 0, "max_side": 320}
+# Live video: a single pass per frame, downscaled so the long side is at most LIVE_MAX_SIDE[source] pixels.
+# Each live source has its own frame budget (docs/research_log.md, "Live sizes"): the browser webcam
+# (24 fps on 2 cores shared with the browser: a 640x480 frame with 4 faces takes 9-12 ms at 640 px), `facemask
+# video` (every frame of a file) and `facemask watch` (5 fps per camera, many cameras per box; 1280x720 door
+# cameras, whose faces the old 320 px pass shrank four times: 960 px gains little over 640 for 25 % more time).
+# `Pipeline(live=SOURCE)`; live=True is the webcam.
+LIVE_MAX_SIDE = {"webcam": 640, "video": 640, "watch": 640}
+LIVE_SOURCES = tuple(LIVE_MAX_SIDE)
+# Live mode is calibrated (facemask train) and measured on each collection's photos fitted into the frame
+# of the camera that films such scenes: close groups in a webcam's 640x480, door scenes in 1280x720
+LIVE_FRAMES = {"dev": (640, 480), "extra": (1280, 720)}
+LIVE_FRAME_MODES = {"dev": "webcam", "extra": "watch"}  # and the live source that runs on such frames
+
+
+def live_detector_settings(source: str) -> dict:
+    """The detector's options for one live source: one pass, its long side at most LIVE_MAX_SIDE[source]."""
+    return {"min_side": 0, "max_side": LIVE_MAX_SIDE[source]}
+
 # The webcam page asks the browser for at most this many frames per second: on 2 cores shared with
 # the browser the server annotates nearly every one of them (docs/research_log.md, Speed).
 LIVE_CAMERA_FPS = 24

@@ -249,7 +249,7 @@ class CameraActor:
         self.store = Store(db_url, create=False)
         self.writer = RecordWriter(self.store, retention_days=retention_days, say=self.say)
         self.alerter = WebhookAlerter(webhook, say=self.say) if webhook else None
-        self.pipeline = Pipeline(live=True, **settings)
+        self.pipeline = Pipeline(live="watch", **settings)
         self.camera = CameraWatcher(source, name, fps=fps, privacy=privacy)
         context = ray.get_runtime_context()
         again = " again after its worker was lost" if context.was_current_actor_reconstructed else ""

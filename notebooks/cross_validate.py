@@ -6,9 +6,14 @@ other folds; then `facemask detect --model M --threshold 0 --json` runs on the f
 photo is scored by a model that never saw it. The K files of a source are joined into one and scored
 by `facemask evaluate --predictions FILE --annotations DIR`: the CLI's own output, ranked by its score.
 
-Run: python notebooks/cross_validate.py [K] [--out .cache/cv] [TRAIN OPTIONS]
-Writes OUT/SOURCE.json (the detections), OUT/SOURCE_report.json, and models/eval_metrics_cv.json
-(both sources' reports, read by the metrics page). Fold models already in --out are reused.
+Live mode is scored the same way: `facemask detect --mode MODE --frame WxH` sees each photo as a camera
+films it (config.LIVE_FRAMES: the dev photos in a webcam's 640x480, the second collection's in a door
+camera's 1280x720; config.LIVE_FRAME_MODES says which live source runs each).
+
+Run: python notebooks/cross_validate.py [K] [--out .cache/cv] [TRAIN OPTIONS, e.g. --finetune-detector]
+Writes OUT/SOURCE.json and OUT/SOURCE_live.json (the detections), OUT/SOURCE_report.json and
+OUT/SOURCE_live_report.json, and models/eval_metrics_cv.json (both sources' reports, photo and live mode,
+read by the metrics page). Fold models and detections already in --out are reused.
 """
 import argparse
 import json
@@ -29,6 +34,14 @@ args, train_args = parser.parse_known_args()  # the rest goes to `facemask train
 k = args.folds
 folds = args.folds_only if args.folds_only else list(range(k))
 cli = [sys.executable, "-m", "facemask.cli"]
+MODES = {"": [], "_live": None}  # suffix of the files -> extra `detect` options (live: per source, below)
+
+
+def detect_options(suffix: str, source: str) -> list[str]:
+    if not suffix:
+        return []
+    width, height = config.LIVE_FRAMES[source]
+    return ["--mode", config.LIVE_FRAME_MODES[source], "--frame", f"{width}x{height}"]
 
 
 def run(cmd):
@@ -43,22 +56,31 @@ for i in folds:
     for source in config.SOURCES:
         listing = args.out / f"fold{i}of{k}" / f"{source}_photos.txt"
         listing.write_text("".join(f"{a.image_path}\n" for a in load_source(source, TRAIN_PHOTOS, fold=("in", i, k))))
-        detections = args.out / f"fold{i}of{k}" / f"{source}.json"
-        if not detections.exists():
-            run([*cli, "detect", listing, "--model", model, "--threshold", "0", "--json", detections])
+        for suffix in MODES:
+            detections = args.out / f"fold{i}of{k}" / f"{source}{suffix}.json"
+            if not detections.exists():
+                run([*cli, "detect", listing, "--model", model, "--threshold", "0", "--json", detections,
+                     *detect_options(suffix, source)])
 
 reports = {}
 for source, (_, annotations) in config.SOURCES.items():
-    joined = []
-    for i in folds:
-        joined += json.loads((args.out / f"fold{i}of{k}" / f"{source}.json").read_text())
-    (args.out / f"{source}.json").write_text(json.dumps(joined))
-    report_path = args.out / f"{source}_report.json"
-    run([*cli, "evaluate", "--predictions", args.out / f"{source}.json", "--annotations", annotations,
-         "--json", report_path])
-    reports[source] = json.loads(report_path.read_text())
-    reports[source]["split"] = f"{TRAIN_PHOTOS}, {k}-fold cross-validation" + (
-        f" (folds {', '.join(map(str, folds))} only)" if len(folds) < k else "")
+    for suffix in MODES:
+        joined = []
+        for i in folds:
+            joined += json.loads((args.out / f"fold{i}of{k}" / f"{source}{suffix}.json").read_text())
+        (args.out / f"{source}{suffix}.json").write_text(json.dumps(joined))
+        report_path = args.out / f"{source}{suffix}_report.json"
+        run([*cli, "evaluate", "--predictions", args.out / f"{source}{suffix}.json", "--annotations", annotations,
+             "--json", report_path])
+        report = json.loads(report_path.read_text())
+        report["split"] = f"{TRAIN_PHOTOS}, {k}-fold cross-validation" + (
+            f" (folds {', '.join(map(str, folds))} only)" if len(folds) < k else "")
+        if suffix:
+            width, height = config.LIVE_FRAMES[source]
+            report["mode"] = f"live ({config.LIVE_FRAME_MODES[source]}), photos fitted into {width}x{height} frames"
+            reports[source]["live"] = report
+        else:
+            reports[source] = report
 args.json.parent.mkdir(parents=True, exist_ok=True)
 args.json.write_text(json.dumps({"sources": reports}, indent=2))
 print(f"wrote {args.json}")

@@ -3,7 +3,8 @@
 The detector alone (no classifier), on the photos of cross-validation fold I of K (both collections), which a
 detector trained with `facemask train --detector-only --fold I/K` never saw. Photo mode runs the detector as
 the pipeline does on photos; live mode first fits each photo into a camera frame (640x480 for the dev
-collection, 1280x720 for the second) and runs the one pass of config.LIVE_DETECTOR_SETTINGS (or --live-side).
+collection, 1280x720 for the second: config.LIVE_FRAMES) and runs the one pass of the live source that films
+such frames (config.LIVE_FRAME_MODES, sized by config.LIVE_MAX_SIDE), or of --live-side.
 Per collection and mode: face AP (every annotated face, ranked by the detector's score, IoU 0.5), and recall
 of each annotated class at the score where precision on these photos is still >= --precision.
 
@@ -28,15 +29,15 @@ from facemask.imageio import load_image  # noqa: E402
 from facemask.training.photos import training_photos  # noqa: E402
 from facemask.vision.detectors import YuNetDetector  # noqa: E402
 
-FRAMES = {"dev": (640, 480), "extra": (1280, 720)}
+FRAMES = config.LIVE_FRAMES
 
 
-def detector(weights: str, live: bool, live_side: int | None):
+def detector(weights: str, live: str | None, live_side: int | None):
     settings = dict(config.DETECTOR_SETTINGS["yunet"])
     if weights != "stock":  # a fine-tuned network learns the annotated boxes' shape itself
         settings["box_scale"] = (0.0, 0.0, 1.0, 1.0)
     if live:
-        settings.update(config.LIVE_DETECTOR_SETTINGS)
+        settings.update(config.live_detector_settings(live))
         if live_side:
             settings["max_side"] = live_side
     return YuNetDetector(weights=None if weights == "stock" else weights, threshold=0.05, **settings)
@@ -106,8 +107,8 @@ def main() -> None:
     table = {}
     for weights in args.detectors:
         for mode in ("photo", "live"):
-            det = detector(weights, mode == "live", args.live_side)
             for source in FRAMES:
+                det = detector(weights, config.LIVE_FRAME_MODES[source] if mode == "live" else None, args.live_side)
                 photos = [a for a in held_out if a.source == source]
                 report = score(run(det, photos, mode == "live"), args.precision)
                 table[f"{weights} | {mode} | {source}"] = report

@@ -138,7 +138,7 @@ with video_tab:
             out, csv_path = Path(folder) / "annotated.mp4", Path(folder) / "counts.csv"
             try:
                 # its own pipeline: a long video must not hold the shared photo pipeline
-                summary = process_video(src, out, Pipeline(settings.detector, settings.threshold, live=True),
+                summary = process_video(src, out, Pipeline(settings.detector, settings.threshold, live="video"),
                                         csv_path=csv_path, progress=progress, blur=settings.blur)
             except FacemaskError as exc:
                 bar.empty()

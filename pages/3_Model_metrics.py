@@ -112,6 +112,10 @@ def evaluation_numbers(report: dict) -> None:
         for start in range(0, len(shown), 4):
             for column, (key, value) in zip(st.columns(4), shown[start:start + 4]):
                 column.metric(title(key), number(key, value))
+        if isinstance(point.get("recall_by_class"), dict):
+            st.markdown("**Recall by annotated class** (a detector that misses masked faces shows here)")
+            st.dataframe(table(point["recall_by_class"], "Faces"), hide_index=True,
+                         column_config={title(k): SCORE for row in point["recall_by_class"].values() for k in row})
     if isinstance(report.get("ap"), dict):
         st.markdown("**Average precision (AP at IoU 0.5) by face size**")
         st.dataframe(table(report["ap"], "Faces"), hide_index=True,
@@ -147,6 +151,10 @@ with pipeline_tab:
         for source, report in cv_reports.items():
             st.markdown(f"**{SOURCE_TITLES.get(source, source).capitalize()}**")
             evaluation_numbers(report)
+            if isinstance(report.get("live"), dict):  # the same photos as a live camera sees them
+                mode = report["live"].get("mode", "live")
+                st.markdown(f"**{SOURCE_TITLES.get(source, source).capitalize()}, {mode}**")
+                evaluation_numbers(report["live"])
     examples = sorted(config.PLOTS_DIR.glob("eval_examples_*.png"))
     if examples:
         st.markdown("**Examples**")

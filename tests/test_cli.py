@@ -54,6 +54,22 @@ def test_detect_says_1_face_singular_and_nothing_from_the_libraries():
     assert "faces" not in result.stdout and "with_mask" not in result.stdout  # snake_case stays in the files
 
 
+def test_detect_in_a_live_mode_sees_the_photo_as_a_camera_films_it(tmp_path):
+    import json
+
+    photo = config.DEV_IMAGES / "maksssksksss0.jpg"  # the README's photo: 1 with a mask, 2 without
+    result = facemask("detect", photo, "--mode", "watch", "--frame", "1280x720", "--json", tmp_path / "d.json")
+    assert_quiet(result)
+    assert "3 faces: 1 with mask, 2 without mask" in result.stdout
+    record = json.loads((tmp_path / "d.json").read_text())[0]
+    assert (record["width"], record["height"]) == (512, 366)  # boxes in the photo's pixels, not the frame's
+    assert all(0 <= f["box"][0] < f["box"][2] <= 512 and 0 <= f["box"][1] < f["box"][3] <= 366 for f in record["faces"])
+    for wrong, sentence in ((["--frame", "1280x720"], "--frame is for a live mode"),
+                            (["--mode", "watch", "--frame", "wide"], "expected WIDTHxHEIGHT")):
+        refused = facemask("detect", photo, *wrong)
+        assert refused.returncode == 2 and sentence in refused.stderr and "Traceback" not in refused.stderr
+
+
 def test_evaluate_on_three_annotated_photos_prints_only_its_report(tmp_path):
     images, annotations = tmp_path / "images", tmp_path / "annotations"
     images.mkdir(), annotations.mkdir()

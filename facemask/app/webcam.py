@@ -44,7 +44,7 @@ def live_pipeline(detector: str = config.DEFAULT_DETECTOR) -> Pipeline:
     """
     with _LOAD_LOCK:
         if detector not in _LIVE_PIPELINES:
-            _LIVE_PIPELINES[detector] = Pipeline(detector=detector, live=True)
+            _LIVE_PIPELINES[detector] = Pipeline(detector=detector, live="webcam")
         return _LIVE_PIPELINES[detector]
 
 

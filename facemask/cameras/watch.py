@@ -459,7 +459,7 @@ def watch(sources: list[str], names: list[str] | None = None, db_url: str | None
         say(f"database unavailable at start: {exc} Records wait in memory (up to {writer.capacity}).")
         writer.down_since, writer.down_reason = time.time(), str(exc)
     alerter = WebhookAlerter(webhook) if webhook else None
-    pipeline = pipeline or Pipeline(live=True)
+    pipeline = pipeline or Pipeline(live="watch")
     cameras = [CameraWatcher(source, name, fps=fps, privacy=privacy) for source, name in zip(sources, cameras_names)]
     say(f"watching {len(cameras)} camera(s) at {fps:g} fps into {store.name}"
         + (f", alerts to {alerter.name}" if alerter else "") + (", privacy on" if privacy else ""))

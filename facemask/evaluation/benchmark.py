@@ -102,7 +102,14 @@ def run(repeats: int = 50, soak_frames: int = 1000, naive: bool = True, progress
 
     frames = benchmark_frames()
     results: dict = {"frame_size": list(FRAME_SIZE), "cpu_cores": os.cpu_count(), "pipelines": {}}
-    configs = [("default live (yunet, video frames)", dict(detector="yunet", live=True)),
+    from facemask.vision.detectors import create_detector
+
+    # live mode per source (config.LIVE_MAX_SIDE), and the single 320 px pass every live source used before
+    configs = [("default live (yunet, video frames)", dict(detector="yunet", live="webcam")),
+               *((f"live {source} (yunet, {config.LIVE_MAX_SIDE[source]} px)", dict(detector="yunet", live=source))
+                 for source in config.LIVE_SOURCES if source != "webcam"),
+               ("live before (yunet, 320 px)", dict(detector=create_detector(
+                   "yunet", threshold=config.CANDIDATE_THRESHOLD, min_side=0, max_side=320), live="webcam")),
                ("default photo (yunet, 2 scales)", dict(detector="yunet")),
                ("ssd live", dict(detector="ssd", live=True)),
                ("haar live", dict(detector="haar", live=True))]
@@ -384,7 +391,7 @@ def camera_capacity(max_cameras: int = 8, fps: float = 5.0, seconds: float = 20.
     from facemask.vision.pipeline import Pipeline
 
     frames = list(benchmark_frames().values())
-    pipeline = Pipeline(live=True)
+    pipeline = Pipeline(live="watch")
     results = {"frame_size": list(FRAME_SIZE), "fps": fps, "seconds": seconds, "cpu_cores": os.cpu_count(),
                "load_average_before": round(os.getloadavg()[0], 1), "runs": {}}
     with tempfile.TemporaryDirectory() as folder:

@@ -23,7 +23,7 @@ from facemask.training.detector import fine_tuned_detector
 from facemask.training.features import cached, closeup_features, closeup_key, real_features, real_key
 from facemask.training.fit import fit_classifier
 from facemask.training.log import log
-from facemask.training.photos import face_box_fit
+from facemask.training.photos import face_box_fit, live_face_calibration
 from facemask.training.recipe import (
     BATCH_SIZE,
     CUT_LAYER,
@@ -83,6 +83,9 @@ def train(out_dir: Path = config.MODELS_DIR, plots_dir: Path = config.PLOTS_DIR,
     face_calibration = json.loads(str(real["face_calibration"]))
     # where a face's box is reported: a fit on the detector's boxes alone (no classifier), so not cached with it
     box_fit = face_box_fit(photos, fold, weights)
+    live_calibration = live_face_calibration(photos, fold, weights)
+    log(f"live-mode face-score calibration on {live_calibration['boxes']} boxes: P(face) = "
+        f"sigmoid({live_calibration['intercept']} + {live_calibration['slope']} logit(score))")
     log(f"box fit on {box_fit['boxes']} candidate boxes of annotated faces")
 
     # 5. fit the upper blocks + head
@@ -104,6 +107,7 @@ def train(out_dir: Path = config.MODELS_DIR, plots_dir: Path = config.PLOTS_DIR,
     if face_calibration:  # read by MaskClassifier, used by Pipeline for Detections.face_probability
         info["face_calibration"] = face_calibration
     info["box_fit"] = box_fit  # read by MaskClassifier, used by Pipeline for Detections.xyxy
+    info["face_calibration_live"] = live_calibration  # the same as face_calibration, for Pipeline(live=...)
     if detector:  # read by MaskClassifier: the Pipeline runs this detector with this model
         info["face_detector"] = {k: detector[k] for k in ("file", "base", "epochs", "seed", "photos", "faces",
                                                           "photos_trained", "crop_side", "long_side_range")}

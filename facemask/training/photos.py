@@ -160,6 +160,37 @@ def calibrate_face_scores(annotations, detections) -> dict:
     return calibration.fit(np.concatenate(scores), np.concatenate(on_face), config.DEFAULT_DETECTOR)
 
 
+def live_passes(annotations, detector_weights=None) -> list:
+    """Live mode's candidates on each photo as a camera would film it: the photo fitted into its collection's
+    frame (config.LIVE_FRAMES), then the detector's one pass at each live source's size (config.LIVE_MAX_SIDE);
+    `FaceBoxes` in the photo's pixels, one list per distinct size, photo by photo."""
+    from facemask.vision.detectors import FaceBoxes, create_detector
+
+    sizes = sorted(set(config.LIVE_MAX_SIDE.values()))
+    detectors = [create_detector(config.DEFAULT_DETECTOR, fallback=False, threshold=config.CANDIDATE_THRESHOLD,
+                                 weights=detector_weights, min_side=0, max_side=side) for side in sizes]
+    out = []
+    for ann in annotations:
+        image = load_image(ann.image_path)
+        width, height = config.LIVE_FRAMES.get(ann.source, config.LIVE_FRAMES["dev"])
+        factor = min(width / image.shape[1], height / image.shape[0])
+        frame = cv2.resize(image, (round(image.shape[1] * factor), round(image.shape[0] * factor)),
+                           interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+        for detector in detectors:
+            found = detector.find(frame)
+            out.append((ann, FaceBoxes(found.boxes / factor, found.scores, found.fused / factor,
+                                       found.landmarks / factor, found.scale * factor)))
+    return out
+
+
+def live_face_calibration(photos: str, fold, detector_weights=None) -> dict:
+    """P(face) for live mode (`Pipeline(live=...)`), fitted as photo mode's is but on live mode's own passes
+    over the training photos (`live_passes`): one pass at a frame's size scores faces lower than photo mode's."""
+    train_photos, _ = training_photos(photos, fold)
+    pairs = live_passes(train_photos, detector_weights)
+    return calibrate_face_scores([ann for ann, _ in pairs], [found for _, found in pairs])
+
+
 def photo_face_landmarks(image: np.ndarray, box: np.ndarray, yunet):
     """The neighbourhood of the annotated face at `box`, as cut from the photo and enlarged so that
     a small face is seen, with YuNet's box and 5 landmarks of that face in the enlarged copy:

@@ -41,6 +41,8 @@ class MaskClassifier:
         self.outputs: tuple[str, ...] = tuple(info.get("outputs", config.CLASS_NAMES))
         # P(face | detector score), fitted by `facemask train` on its photos for one detector (or None)
         self.face_calibration: dict | None = info.get("face_calibration")
+        # the same for live mode's one pass at a camera frame's size (models since the live calibration)
+        self.face_calibration_live: dict | None = info.get("face_calibration_live")
         # where a face's box is reported from the detector's fused box and landmarks (facemask/vision/box_fit.py)
         self.box_fit: dict | None = info.get("box_fit")
         # the face detector these were fitted on, when the model folder carries its own (a fine-tuned YuNet);

@@ -20,21 +20,34 @@ class Pipeline:
     def __init__(self, detector: str | FaceDetector = config.DEFAULT_DETECTOR,
                  threshold: float = config.DEFAULT_THRESHOLD,
                  classifier: MaskClassifier | None = None, backend: str = config.CLASSIFIER_BACKEND,
-                 live: bool = False, model_path: str | None = None, mirror_average: bool | None = None) -> None:
+                 live: bool | str = False, model_path: str | None = None, mirror_average: bool | None = None) -> None:
+        # live: False for photo mode, else the live source whose frame budget sizes the detector's one pass
+        # ("webcam", "video", "watch": config.LIVE_MAX_SIDE; True is the webcam)
+        self.live_source = ("webcam" if live is True else live) or None
+        if self.live_source and self.live_source not in config.LIVE_SOURCES:
+            raise ValueError(f"live must be one of {config.LIVE_SOURCES}, not {live!r}")
         self.classifier = classifier or MaskClassifier(model_path, backend=backend)
         if isinstance(detector, FaceDetector):
             self.detector = detector
         else:
             # live video: one cheap pass (faces near a webcam are large); photos: extra upscaled pass
-            extra = dict(config.LIVE_DETECTOR_SETTINGS) if live else {}
+            extra = config.live_detector_settings(self.live_source) if self.live_source else {}
             # a model folder may carry the fine-tuned YuNet its calibration and box fit were fitted on
             self.detector = create_detector(detector, threshold=config.CANDIDATE_THRESHOLD,
                                             weights=self.classifier.face_detector, **extra)
         self.threshold = threshold
         # photos: average each face's probabilities with its mirror image's (one call, twice the crops)
-        self.mirror_average = (config.MIRROR_AVERAGE_PHOTOS and not live) if mirror_average is None else mirror_average
+        self.mirror_average = (config.MIRROR_AVERAGE_PHOTOS and not self.live_source) if mirror_average is None \
+            else mirror_average
         # one pipeline serves every browser session; its models keep per-call state
         self._lock = threading.RLock()  # detect() holds it across detection and classify()
+
+    @property
+    def face_calibration(self) -> dict | None:
+        """How the detector's score becomes P(face) in this mode: live mode's one pass scores faces lower than
+        photo mode's passes, so a model fitted on both carries one for each (older models: the photo one)."""
+        live = getattr(self.classifier, "face_calibration_live", None) if self.live_source else None
+        return live or self.classifier.face_calibration
 
     @property
     def detector_name(self) -> str:
@@ -63,6 +76,21 @@ class Pipeline:
         class and confidence."""
         return self.detect_many([image_bgr], threshold)[0]
 
+    def detect_in_frame(self, image_bgr: np.ndarray, frame_size: tuple[int, int],
+                        threshold: float | None = None) -> Detections:
+        """`detect` on the picture as a camera of frame_size (width, height) films it: fitted into the frame with
+        its aspect kept, detected there, the boxes given back in the picture's own pixels (how live mode is
+        measured on photos)."""
+        import cv2
+
+        height, width = image_bgr.shape[:2]
+        factor = min(frame_size[0] / width, frame_size[1] / height)
+        frame = cv2.resize(image_bgr, (max(1, round(width * factor)), max(1, round(height * factor))),
+                           interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+        found = self.detect(frame, threshold)
+        found.xyxy = found.xyxy / np.float32(factor)
+        return found
+
     def detect_many(self, images_bgr: list[np.ndarray], threshold: float | None = None) -> list[Detections]:
         """`detect` for several frames (one per camera, say): one detector pass per frame, then the faces
         of all of them in one batched classifier call."""
@@ -73,8 +101,7 @@ class Pipeline:
                 candidates = self.detector.find(image)
                 # P(face) = the detector's calibrated score x the classifier's view of the crop (<= 1), so
                 # a box whose calibrated score is under the threshold is dropped before it is classified
-                detector_says = calibration.apply(candidates.scores, self.classifier.face_calibration,
-                                                  self.detector_name)
+                detector_says = calibration.apply(candidates.scores, self.face_calibration, self.detector_name)
                 keep = detector_says >= threshold
                 kept = type(candidates)(*(column[keep] for column in candidates))
                 # the crop is cut from the detector's box (as in training); the face is reported at its fitted box

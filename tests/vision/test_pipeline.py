@@ -178,6 +178,33 @@ def test_faces_are_ranked_by_the_face_score_calibration_shipped_with_the_model(p
     assert np.allclose(haar.face_probability, haar.face_score * crop_is_face(haar_pipeline, image, boxes), atol=1e-5)
 
 
+def test_live_mode_has_its_own_face_score_calibration_and_a_detector_size_per_source(pipeline):
+    from facemask.vision import calibration
+
+    info = json.loads(config.MODEL_INFO.read_text())
+    assert info["face_calibration_live"] != info["face_calibration"]
+    assert pipeline.face_calibration == info["face_calibration"]
+    image, _ = dev_photo(KNOWN[0])
+    for source, side in config.LIVE_MAX_SIDE.items():
+        live = Pipeline(classifier=pipeline.classifier, live=source)
+        assert live.detector.passes == ((0, side),) and live.face_calibration == info["face_calibration_live"]
+        dets, boxes = every_candidate(live, image)
+        detector_says = calibration.apply(dets.face_score, info["face_calibration_live"], "yunet")
+        assert np.allclose(dets.face_probability, detector_says * crop_is_face(live, image, boxes), atol=1e-5)
+    assert Pipeline(classifier=pipeline.classifier, live=True).live_source == "webcam"
+    with pytest.raises(ValueError, match="live must be one of"):
+        Pipeline(classifier=pipeline.classifier, live="doorbell")
+
+
+def test_the_readme_photo_in_live_mode_finds_the_woman_in_the_mask_and_the_two_without(pipeline):
+    # the README's photo and its 3-second clip: a 320 px pass scored her 0.29 (P(face) 0.014), so a camera
+    # watching her counted no mask at all
+    image = load_image(config.DEV_IMAGES / "maksssksksss0.jpg")
+    for source in config.LIVE_SOURCES:
+        found = Pipeline(classifier=pipeline.classifier, live=source).detect(image)
+        assert sorted(CLASS_NAMES[c] for c in found.class_id) == ["with_mask", "without_mask", "without_mask"], source
+
+
 def test_faces_are_reported_at_the_box_fit_shipped_with_the_model(pipeline):
     from facemask.vision import box_fit
 
