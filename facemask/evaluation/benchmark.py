@@ -104,13 +104,16 @@ def run(repeats: int = 50, soak_frames: int = 1000, naive: bool = True, progress
     results: dict = {"frame_size": list(FRAME_SIZE), "cpu_cores": os.cpu_count(), "pipelines": {}}
     from facemask.vision.detectors import create_detector
 
-    # live mode per source (config.LIVE_MAX_SIDE), and the single 320 px pass every live source used before
+    # live mode per source (config.LIVE_MAX_SIDE), and the stock YuNet's single 320 px pass every live source
+    # used before; photo mode with the shipped model's detector and with the stock YuNet
+    stock = dict(threshold=config.CANDIDATE_THRESHOLD)
     configs = [("default live (yunet, video frames)", dict(detector="yunet", live="webcam")),
                *((f"live {source} (yunet, {config.LIVE_MAX_SIDE[source]} px)", dict(detector="yunet", live=source))
                  for source in config.LIVE_SOURCES if source != "webcam"),
-               ("live before (yunet, 320 px)", dict(detector=create_detector(
-                   "yunet", threshold=config.CANDIDATE_THRESHOLD, min_side=0, max_side=320), live="webcam")),
+               ("live before (stock yunet, 320 px)", dict(detector=create_detector(
+                   "yunet", **stock, min_side=0, max_side=320), live="webcam")),
                ("default photo (yunet, 2 scales)", dict(detector="yunet")),
+               ("photo, stock yunet", dict(detector=create_detector("yunet", **stock))),
                ("ssd live", dict(detector="ssd", live=True)),
                ("haar live", dict(detector="haar", live=True))]
     classifier = MaskClassifier()

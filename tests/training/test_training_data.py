@@ -281,3 +281,19 @@ def test_masks_are_drawn_on_the_unmasked_faces_of_the_training_photos():
     for label, count in PHOTO_MASKS_PER_FACE.items():
         assert np.sum(labels == label) == found * count
     assert all(s.crop.shape == (config.CROP_SIZE, config.CROP_SIZE, 3) for s in samples)
+
+
+def test_live_mode_is_calibrated_on_the_photos_as_a_camera_films_them():
+    from facemask.detections import iou_matrix
+    from facemask.training.photos import calibrate_face_scores, live_passes, training_photos
+
+    photos = [a for a in training_photos("train", (0, 3))[0] if a.source == "extra" and len(a.xyxy)][:12]
+    pairs = live_passes(photos)
+    assert len(pairs) == len(photos) * len(set(config.LIVE_MAX_SIDE.values()))
+    overlaps = []
+    for ann, found in pairs:  # boxes come back in the photo's own pixels, on its annotated faces
+        if len(found.boxes):
+            overlaps += list(iou_matrix(ann.xyxy, found.boxes).max(axis=1))
+    assert np.mean(np.array(overlaps) >= 0.5) > 0.5
+    fitted = calibrate_face_scores([a for a, _ in pairs], [f for _, f in pairs])
+    assert fitted["detector"] == "yunet" and fitted["boxes"] == sum(len(f.boxes) for _, f in pairs)
