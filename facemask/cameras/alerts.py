@@ -16,7 +16,7 @@ from collections.abc import Callable
 from facemask import config
 from facemask.cameras.store import EventRecord, iso
 from facemask.errors import FacemaskError
-from facemask.redaction import redact
+from facemask.redaction import redact, redact_webhook
 
 
 def payload(event: EventRecord, held_back: int = 0) -> dict:
@@ -40,7 +40,7 @@ class WebhookAlerter:
                  clock: Callable[[], float] = time.monotonic) -> None:
         if not url.lower().startswith(("http://", "https://")):
             raise FacemaskError(f"--webhook {redact(url)}: give an http:// or https:// URL.")
-        self.url, self.name = url, redact(url)
+        self.url, self.name = url, redact_webhook(url)  # its path and query may be the secret
         self.min_interval_s, self.retries = min_interval_s, retries
         self.backoff_s, self.timeout_s = backoff_s, timeout_s
         self.say, self.clock = say, clock

@@ -183,9 +183,26 @@ def test_privacy_blurs_the_stored_face_snapshot(live_pipeline):
     ("http://cam/mjpg?user=admin&password=secret&fps=5", "http://cam/mjpg?user=***&password=***&fps=5"),
     ("postgresql+psycopg://facemask:secret@db:5432/facemask", "postgresql+psycopg://***@db:5432/facemask"),
     ("/dev/video0", "/dev/video0"),
+    # passwords with / ? # : @ unescaped, which SQLAlchemy and cameras accept
+    ("Database: postgresql+psycopg://fm1:s3cret/PW@127.0.0.1:5432/fm", "Database: postgresql+psycopg://***@127.0.0.1:5432/fm"),
+    ("rtsp://admin:s3cret?PW@10.0.0.5:554/stream", "rtsp://***@10.0.0.5:554/stream"),
+    ("rtsp://admin:s3c#re/t?@x:y@cam:554/s down", "rtsp://***@cam:554/s down"),
+    ("postgresql://fm@db/fm?sslpassword=abc&application_name=fm", "postgresql://***@db/fm?sslpassword=***&application_name=fm"),
+    ("https://h/x?api_key=A&apikey=B&access_token=C&pw=D&fps=5", "https://h/x?api_key=***&apikey=***&access_token=***&pw=***&fps=5"),
+    ("sqlite:////var/lib/facemask/facemask.db", "sqlite:////var/lib/facemask/facemask.db"),
 ])
 def test_redact_hides_every_credential_in_urls_and_messages(text, shown):
     assert redact(text) == shown
+
+
+def test_a_webhook_is_shown_without_its_path_token_or_query_and_a_camera_named_without_its_password():
+    from facemask.cameras.sources import camera_name
+    from facemask.redaction import redact_webhook
+
+    assert redact_webhook("https://hooks.slack.com/services/T000/B000/SECRET") == "https://hooks.slack.com/services/***"
+    assert redact_webhook("http://127.0.0.1:8080/hook?pw=s3cret") == "http://127.0.0.1:8080/hook?pw=***"
+    assert redact_webhook("http://127.0.0.1:8080/hook") == "http://127.0.0.1:8080/hook"
+    assert camera_name("rtsp://admin:s3cret?PW@10.0.0.5:554/stream") == "10.0.0.5_554_stream"
 
 
 def test_video_file_source_is_read_to_its_end_and_keeps_only_the_newest_frame(tmp_path):
