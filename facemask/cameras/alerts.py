@@ -24,7 +24,9 @@ def payload(event: EventRecord, held_back: int = 0) -> dict:
     return {"source": "facemask", "kind": "event", "camera": event.camera, "time": iso(event.start),
             "label": event.label, "score": round(float(event.score), 4), "box": [int(v) for v in event.box],
             "duration_s": round(float(event.duration_s), 2), "event": event.uid,
-            "held_back_since_last": held_back}
+            # the same on every try of this alert (and in the Idempotency-Key header): a receiver that got
+            # a try whose answer was lost drops the next one
+            "idempotency_key": event.uid, "held_back_since_last": held_back}
 
 
 def _say(message: str) -> None:
@@ -72,7 +74,8 @@ class WebhookAlerter:
 
     def _post(self, body: dict) -> None:
         request = urllib.request.Request(self.url, data=json.dumps(body).encode(), method="POST",
-                                         headers={"Content-Type": "application/json", "User-Agent": "facemask"})
+                                         headers={"Content-Type": "application/json", "User-Agent": "facemask",
+                                                  "Idempotency-Key": str(body["idempotency_key"])})
         with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
             response.read()
 

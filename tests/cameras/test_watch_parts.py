@@ -89,7 +89,7 @@ class Hook:
     """A webhook that answers the first `failures` POSTs with HTTP 500."""
 
     def __init__(self, failures: int = 0) -> None:
-        self.failures, self.bodies, self.calls = failures, [], 0
+        self.failures, self.bodies, self.calls, self.keys = failures, [], 0, []
         self.delivered = threading.Event()
         hook = self
 
@@ -97,6 +97,7 @@ class Hook:
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 hook.calls += 1
+                hook.keys.append((self.headers["Idempotency-Key"], body["idempotency_key"]))
                 if hook.calls <= hook.failures:
                     self.send_response(500)
                 else:
@@ -125,6 +126,8 @@ def test_webhook_is_retried_after_server_errors_until_delivered():
         assert hook.delivered.wait(30), f"no delivery after retries: {messages}"
         assert hook.calls == 3 and hook.bodies[0]["camera"] == "door" and hook.bodies[0]["label"] == "without_mask"
         assert sum("HTTP 500; retry" in m for m in messages) == 2, messages
+        # every try carries the event's id, so a receiver can drop a duplicate of a try it already has
+        assert hook.keys == [(hook.bodies[0]["event"], hook.bodies[0]["event"])] * 3
     finally:
         alerter.close()
         hook.close()
