@@ -190,13 +190,15 @@ def _watch(args) -> int:
     import signal
     import threading
 
-    from facemask.cameras.sources import kind_of
+    from facemask.cameras.sources import check_video_file, kind_of
     from facemask.cameras.watch import watch
 
     for source in args.sources:
         if kind_of(source) == "file" and not Path(source).is_file():
             raise FacemaskError(f"{source}: no such video file, and not a camera URL (rtsp://, rtmp://, http://, "
                                 "https://) or device (0, /dev/video0).")
+        if kind_of(source) == "file":
+            check_video_file(source)  # a file that cannot be decoded fails now, not after --duration
     if len(args.name) > len(args.sources):
         raise FacemaskError(f"{len(args.name)} --name for {len(args.sources)} SOURCE: give at most one per SOURCE.")
     if args.ray is not None:  # before the signal handlers: Ray's start sets its own

@@ -17,6 +17,7 @@ import av
 import numpy as np
 
 from facemask import config
+from facemask.errors import FacemaskError
 from facemask.redaction import redact
 
 NETWORK_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt")
@@ -84,6 +85,22 @@ def kind_of(source: str) -> str:
     if re.fullmatch(r"\d+", source) or source.startswith("/dev/video") or scheme in ("v4l2", "device"):
         return "device"
     return "file"
+
+
+def check_video_file(path: str) -> None:
+    """Raise FacemaskError at once when a file source is not a video PyAV can decode (a camera is retried;
+    a file that cannot be read never gets better)."""
+    try:
+        with av.open(path) as container:
+            if not container.streams.video:
+                raise FacemaskError(f"{path}: no video stream in it (is it an audio or a picture file?).")
+            next(container.decode(video=0))
+    except FacemaskError:
+        raise
+    except (av.FFmpegError, StopIteration, OSError, ValueError) as exc:
+        reason = "no frame could be decoded" if isinstance(exc, StopIteration) else \
+            (getattr(exc, "strerror", None) or str(exc)).split(";")[0].lower()
+        raise FacemaskError(f"{path}: not a video that can be read ({reason}).") from None
 
 
 def camera_name(source: str) -> str:
