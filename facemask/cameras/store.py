@@ -194,6 +194,7 @@ class Store:
     def __init__(self, url: str | None = None, create: bool = True) -> None:
         self.url = url or config.DEFAULT_DB_URL
         self.name = redact(self.url)
+        self.tables_remade = 0  # times a write found the tables gone (a deleted SQLite file) and made them again
         self.engine = make_engine(self.url)
         if create:
             self.ensure_schema()
@@ -237,17 +238,26 @@ class Store:
         records = list(records)
         if not records:
             return
-        try:
-            with self.engine.begin() as conn:
-                for record in records:
-                    if isinstance(record, EventRecord):
-                        self._write_event(conn, record)
-                    elif isinstance(record, MinuteCounts):
-                        self._add_counts(conn, record)
-                    else:
-                        self._write_status(conn, record)
-        except sa.exc.SQLAlchemyError as exc:
-            raise self._fail(exc, f"write {records_text(len(records))}") from None
+        for attempt in range(2):
+            try:
+                with self.engine.begin() as conn:
+                    for record in records:
+                        if isinstance(record, EventRecord):
+                            self._write_event(conn, record)
+                        elif isinstance(record, MinuteCounts):
+                            self._add_counts(conn, record)
+                        else:
+                            self._write_status(conn, record)
+                return
+            except sa.exc.OperationalError as exc:
+                # a SQLite file deleted while in use comes back empty on the next connection: make its tables
+                # again (once) rather than fail every write until a restart
+                if attempt or "no such table" not in str(exc.orig):
+                    raise self._fail(exc, f"write {records_text(len(records))}") from None
+                self.ensure_schema()
+                self.tables_remade += 1
+            except sa.exc.SQLAlchemyError as exc:
+                raise self._fail(exc, f"write {records_text(len(records))}") from None
 
     @staticmethod
     def _write_event(conn: Connection, event: EventRecord) -> None:

@@ -135,7 +135,11 @@ class RecordWriter:
             if not self.schema_ready:
                 self.store.ensure_schema()
                 self.schema_ready = True
+            remade = self.store.tables_remade
             self.store.write(batch.values())
+            if self.store.tables_remade > remade:
+                self.say(f"database {self.store.name}: its tables were gone (the file deleted?); made them again "
+                         "and wrote what was waiting")
         except StoreUnavailable as exc:
             self._give_back(batch)
             if self.down_since is None:

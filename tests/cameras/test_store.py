@@ -141,3 +141,14 @@ def test_a_url_that_is_not_a_database_gets_a_message_without_its_password():
     assert "secret" not in str(info.value) and "***" in str(info.value)
     with pytest.raises(FacemaskError, match="not a database URL"):
         Store("::not a url::")
+
+
+def test_a_sqlite_file_deleted_while_in_use_is_made_again_on_the_next_write(db, tmp_path):
+    db.write([event()])
+    for suffix in ("", "-wal", "-shm"):
+        (tmp_path / f"facemask.db{suffix}").unlink(missing_ok=True)
+    db.write([event(camera="hall")])  # once "no such table" until a restart
+    assert db.tables_remade == 1
+    assert [e["camera"] for e in db.events()] == ["hall"] and db.schema_version() == store_module.SCHEMA_VERSION
+    db.write([event(camera="yard")])
+    assert db.tables_remade == 1 and len(db.events()) == 2
