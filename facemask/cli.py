@@ -222,9 +222,12 @@ def _watch(args) -> int:
     for name, camera in summary["cameras"].items():
         print(f"{name}: {plural(camera['frames_analysed'], 'frame')} analysed, {plural(camera['people'], 'person')} "
               f"seen, {plural(camera['events'], 'event')} ({camera['state']})")
-    lost = summary["records_lost"]
+    # say which loss it was: a full buffer refused records, or the database was still away at the stop
+    refused = summary.get("records_refused", summary["records_lost"])
+    waiting = summary.get("records_not_written", 0)
     print(f"{plural(summary['records_written'], 'record')} written to {summary['database']}"
-          + (f"; {lost} LOST (database unavailable, buffer full)" if lost else ""))
+          + (f"; {refused} LOST (the database was away and the buffer full)" if refused else "")
+          + (f"; {waiting} NOT WRITTEN (the database was still away at the stop)" if waiting else ""))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summary, indent=2))

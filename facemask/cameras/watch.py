@@ -480,6 +480,8 @@ def watch(sources: list[str], names: list[str] | None = None, db_url: str | None
                                     "events": c.recorder.count, "state": c.status().state} for c in cameras},
                "database": store.name, "records_written": writer.written,
                "records_lost": writer.lost + writer.pending,  # refused when full, or never written
+               "records_refused": writer.lost,  # the buffer was full while the database was away
+               "records_not_written": writer.pending,  # still waiting when the run stopped
                "alerts_sent": alerter.sent if alerter else 0, "alerts_failed": alerter.failed if alerter else 0,
                "alerts_held_back": alerter.held_back if alerter else 0}
     return summary
