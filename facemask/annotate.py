@@ -12,7 +12,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from facemask.config import CLASS_COLORS, CLASS_NAMES
+from facemask.config import BLUR_BLOCKS, BLUR_MARGIN, CLASS_COLORS, CLASS_NAMES
 from facemask.detections import Detections
 
 LABEL_TEXT = {"with_mask": "mask", "without_mask": "no mask", "mask_worn_incorrectly": "mask worn wrong"}
@@ -45,16 +45,23 @@ def style(height: int, width: int) -> tuple[float, int]:
 
 
 def blur_faces(image: np.ndarray, detections: Detections) -> np.ndarray:
-    """Pixelate every detected face (privacy), on a copy."""
+    """Hide every face given (privacy), on a copy: its box grown by config.BLUR_MARGIN, brought down to
+    config.BLUR_BLOCKS blocks across whatever its size, and smoothed, so nothing of the face is left to
+    recognise or to detect again."""
     out = image.copy()
     height, width = out.shape[:2]
-    for x1, y1, x2, y2 in detections.xyxy.astype(int):
-        x1, y1, x2, y2 = max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)
+    for x1, y1, x2, y2 in detections.xyxy:
+        grow_x, grow_y = BLUR_MARGIN * (x2 - x1), BLUR_MARGIN * (y2 - y1)
+        x1, y1 = int(max(x1 - grow_x, 0)), int(max(y1 - grow_y, 0))
+        x2, y2 = int(min(x2 + grow_x, width)), int(min(y2 + grow_y, height))
         if x2 - x1 < 2 or y2 - y1 < 2:
             continue
-        face = out[y1:y2, x1:x2]
-        small = cv2.resize(face, (max(1, (x2 - x1) // 8), max(1, (y2 - y1) // 8)), interpolation=cv2.INTER_AREA)
-        out[y1:y2, x1:x2] = cv2.resize(small, (x2 - x1, y2 - y1), interpolation=cv2.INTER_NEAREST)
+        side = max(x2 - x1, y2 - y1)
+        blocks = (max(1, round((x2 - x1) * BLUR_BLOCKS / side)), max(1, round((y2 - y1) * BLUR_BLOCKS / side)))
+        small = cv2.resize(out[y1:y2, x1:x2], blocks, interpolation=cv2.INTER_AREA)
+        big = cv2.resize(small, (x2 - x1, y2 - y1), interpolation=cv2.INTER_NEAREST)
+        kernel = max(3, (side // BLUR_BLOCKS) | 1)
+        out[y1:y2, x1:x2] = cv2.GaussianBlur(big, (kernel, kernel), 0)
     return out
 
 
@@ -118,9 +125,15 @@ def layout_labels(detections: Detections, height: int, width: int) -> list[Label
     return labels
 
 
-def annotate(image: np.ndarray, detections: Detections, blur: bool = False) -> np.ndarray:
-    """Return a copy of the BGR image with one box per face, coloured by class, and its label."""
+def annotate(image: np.ndarray, detections: Detections, blur: bool = False,
+             threshold: float | None = None) -> np.ndarray:
+    """Return a copy of the BGR image with one box per face, coloured by class, and its label. With
+    `threshold`, only the faces whose P(face) reaches it are drawn, and `blur` hides every face given: give
+    it every candidate down to config.PRIVACY_THRESHOLD (`Pipeline.detect_with_privacy`), so a face too unsure to show
+    is hidden all the same."""
     out = blur_faces(image, detections) if blur else image.copy()
+    if threshold is not None:
+        detections = detections[detections.face_probability >= threshold]
     height, width = out.shape[:2]
     _, line = style(height, width)
     colors = [CLASS_COLORS[CLASS_NAMES[int(cid)]] for cid in detections.class_id]

@@ -83,7 +83,10 @@ def _detect(args) -> int:
             print(f"error: {exc}", file=sys.stderr)
             failed += 1
             continue
-        dets = pipeline.detect_in_frame(image, args.frame) if args.frame else pipeline.detect(image)
+        if args.frame:
+            dets = hidden = pipeline.detect_in_frame(image, args.frame)
+        else:  # with --blur, faces too unsure to show are hidden all the same
+            dets, hidden = pipeline.detect_with_privacy(image, privacy=args.blur)
         records.append(image_record(name, image.shape[1], image.shape[0], dets))
         print(f"{name}: {faces_summary(dets.counts())}")
         if args.out:
@@ -92,7 +95,7 @@ def _detect(args) -> int:
             while target in written:
                 target, k = args.out / f"{stem}-{k}.jpg", k + 1
             written.add(target)
-            cv2.imwrite(str(target), annotate(image, dets, blur=args.blur))
+            cv2.imwrite(str(target), annotate(image, hidden, blur=args.blur, threshold=pipeline.threshold))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(records, indent=2))

@@ -138,6 +138,13 @@ LIVE_STATS_REFRESH_S = 1.0  # the live page's counts, speed and alert are redraw
 # and the two probability vectors are averaged (docs/research_log.md, Results: +0.7 mean AP on val).
 MIRROR_AVERAGE_PHOTOS = True
 CANDIDATE_THRESHOLD = 0.05  # detectors keep boxes down to this score; the pipeline filters later
+# Privacy blur hides every candidate whose P(face) is at least PRIVACY_THRESHOLD, shown or not (a missed face
+# is the failure that matters there), over its box grown by BLUR_MARGIN of its size on each side, down to
+# BLUR_BLOCKS blocks across and smoothed: on blurred holdout photos the detector finds none of them again at
+# P(face) >= 0.1 (docs/research_log.md; 8 px blocks left a 200 px face a recognisable 25 x 25 mosaic)
+PRIVACY_THRESHOLD = 0.1
+BLUR_MARGIN = 0.25
+BLUR_BLOCKS = 2
 # A face's fused box (facemask/vision/detectors.py: fuse_boxes) averages, weighted by score, the raw boxes that
 # overlap the one kept by at least this IoU and score at least this fraction of its score
 BOX_FUSION_IOU = 0.5

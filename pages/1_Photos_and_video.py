@@ -93,10 +93,10 @@ with photos_tab:
         st.dataframe(ui.summary_table([ui.summary_row(upload.name, faces, settings.threshold)
                                        for upload, _, faces in results]), hide_index=True, key="summary")
         if good:
-            shown = [(upload.name, upload.getvalue(), faces.shown(settings.threshold)) for upload, _, faces in good]
-            blur = settings.blur
+            blur, threshold = settings.blur, settings.threshold
+            drawn = [(upload.name, upload.getvalue(), faces.drawn(threshold, blur)) for upload, _, faces in good]
             left, middle, right, _ = st.columns([1.3, 1, 1, 2])
-            download(left, f"Annotated pictures (ZIP, {len(good)})", lambda: ui.annotated_zip(shown, blur),
+            download(left, f"Annotated pictures (ZIP, {len(good)})", lambda: ui.annotated_zip(drawn, blur, threshold),
                      "faces_annotated.zip", "application/zip", key="zip")
             download(middle, "All faces (CSV)", records_to_csv(records), "faces.csv", "text/csv")
             download(right, "All faces (JSON)", json.dumps(records, indent=2), "faces.json", "application/json")

@@ -76,3 +76,28 @@ def test_drawing_is_deterministic_and_leaves_the_input_alone():
     first, second = annotate(image, detections), annotate(image, detections, blur=False)
     assert np.array_equal(first, second) and np.array_equal(image, before)
     assert not np.array_equal(first, image)
+
+
+def test_privacy_blur_hides_every_candidate_so_well_the_detector_finds_none_of_them_again(pipeline):
+    from facemask import blur_faces, load_image
+    from facemask.detections import iou_matrix
+    from facemask.evaluation.dataset import load_source
+
+    photos = [a for a in load_source("dev", "holdout") if len(a.xyxy)][:24] + \
+        [a for a in load_source("extra", "holdout") if len(a.xyxy)][:12]
+    hidden_faces = found_again = unsure_hidden = 0
+    for ann in photos:
+        image = load_image(ann.image_path)
+        shown, hidden = pipeline.detect_with_privacy(image, privacy=True)
+        assert len(hidden) >= len(shown) and (hidden.face_probability >= config.PRIVACY_THRESHOLD).all()
+        unsure_hidden += len(hidden) - len(shown)  # too unsure to show, hidden all the same
+        if not len(hidden):
+            continue
+        again = pipeline.detect(blur_faces(image, hidden), threshold=0.1)
+        hidden_faces += len(hidden)
+        if len(again):
+            found_again += int((iou_matrix(hidden.xyxy, again.xyxy).max(axis=1) >= 0.3).sum())
+        drawn = annotate(image, hidden, blur=True, threshold=pipeline.threshold)
+        assert drawn.shape == image.shape and not np.array_equal(drawn, image)
+    assert hidden_faces >= 100 and unsure_hidden >= 3
+    assert found_again == 0, f"{found_again} of {hidden_faces} blurred faces found again at P(face) >= 0.1"

@@ -184,6 +184,11 @@ class PhotoFaces:
     def shown(self, threshold: float) -> Detections:
         return self.candidates[self.candidates.face_probability >= threshold]
 
+    def drawn(self, threshold: float, blur: bool) -> Detections:
+        """What the picture is drawn from (`annotate(..., threshold=threshold)`): the faces shown, and with blur
+        every candidate down to the privacy threshold too, hidden though not shown."""
+        return self.shown(min(threshold, config.PRIVACY_THRESHOLD) if blur else threshold)
+
     def record(self, threshold: float) -> dict:
         """The photo's entry of `facemask detect --json` at this threshold."""
         return image_record(self.name, self.width, self.height, self.shown(threshold))
@@ -230,20 +235,20 @@ def annotated_png(key: str, _data: bytes, name: str, detector: str, threshold: f
     """The photo with the faces that pass `threshold` drawn on it, as PNG, shrunk to a long side of
     config.DISPLAY_MAX_SIDE (a 12 MP PNG would take seconds to encode and send; the ZIP keeps full size)."""
     faces = detect_photo(key, _data, name, detector)
-    drawn = annotate(decode_image(_data, name), faces.shown(threshold), blur=blur)
+    drawn = annotate(decode_image(_data, name), faces.drawn(threshold, blur), blur=blur, threshold=threshold)
     scale = config.DISPLAY_MAX_SIDE / max(drawn.shape[:2])
     if scale < 1:
         drawn = cv2.resize(drawn, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     return png_bytes(drawn)
 
 
-def annotated_zip(photos: list[tuple[str, bytes, Detections]], blur: bool) -> bytes:
+def annotated_zip(photos: list[tuple[str, bytes, Detections]], blur: bool, threshold: float | None = None) -> bytes:
     """One ZIP of the annotated photos (JPEG, named after each upload): the many-photos download."""
     buffer = io.BytesIO()
     used: set[str] = set()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for name, data, detections in photos:
-            image = annotate(decode_image(data, name), detections, blur=blur)
+            image = annotate(decode_image(data, name), detections, blur=blur, threshold=threshold)
             entry, k = safe_filename(name, "_annotated.jpg"), 1
             while entry in used:  # two uploads with one name
                 k += 1

@@ -136,9 +136,9 @@ class VideoTransformer(VideoProcessorBase):
         pipeline, threshold, blur = self.pipeline, float(self.threshold), bool(self.blur)
         try:
             image = frame.to_ndarray(format="bgr24")
-            detections = pipeline.detect(image, threshold=threshold)
+            detections, hidden = pipeline.detect_with_privacy(image, threshold, privacy=blur)
             self.recorder.add(image, detections)
-            out = video_frame(annotate(image, detections, blur=blur))
+            out = video_frame(annotate(image, hidden, blur=blur, threshold=threshold))
             out.pts = frame.pts
             if frame.time_base is not None:
                 out.time_base = frame.time_base

@@ -111,11 +111,11 @@ def process_video(src_path: str | Path, out_path: str | Path, pipeline, csv_path
         tracker = FaceTracker(fps=float(reader.fps))
         try:
             for index, (time_s, image) in enumerate(islice(reader, max_frames)):
-                detections = pipeline.detect(image)
+                detections, hidden = pipeline.detect_with_privacy(image, privacy=blur)
                 tracker.update(detections, timestamp=time_s)
                 if writer is None:
                     writer = _Mp4Writer(out_path, reader.fps, image.shape[1], image.shape[0])
-                writer.write(annotate(image, detections, blur=blur))
+                writer.write(annotate(image, hidden, blur=blur, threshold=pipeline.threshold))
                 counts = detections.counts()
                 rows.append({"frame": index, "time_s": round(time_s, 3), **counts, "faces": len(detections)})
                 if progress is not None:

@@ -76,6 +76,17 @@ class Pipeline:
         class and confidence."""
         return self.detect_many([image_bgr], threshold)[0]
 
+    def detect_with_privacy(self, image_bgr: np.ndarray, threshold: float | None = None,
+                            privacy: bool = False) -> tuple[Detections, Detections]:
+        """(the faces to show: P(face) >= threshold; the faces the picture must hide): with privacy, every
+        candidate down to config.PRIVACY_THRESHOLD, shown or not, for `annotate(..., blur=True, threshold=)`."""
+        threshold = self.threshold if threshold is None else threshold
+        if not privacy:
+            shown = self.detect(image_bgr, threshold)
+            return shown, shown
+        every = self.detect(image_bgr, min(threshold, config.PRIVACY_THRESHOLD))
+        return every[every.face_probability >= threshold], every
+
     def detect_in_frame(self, image_bgr: np.ndarray, frame_size: tuple[int, int],
                         threshold: float | None = None) -> Detections:
         """`detect` on the picture as a camera of frame_size (width, height) films it: fitted into the frame with

@@ -32,6 +32,10 @@ class StubPipeline:
         return Detections(xyxy=[[w / 4, h / 4, w * 3 / 4, h * 3 / 4]], confidence=[0.9], class_id=[1],
                           face_score=[0.8], probabilities=[[0.05, 0.9, 0.05]])
 
+    def detect_with_privacy(self, image, threshold=None, privacy=False):
+        found = self.detect(image, threshold)  # the stub's one face is sure: shown and hidden alike
+        return found, found
+
 
 def frame(value: int = 90, width: int = 160, height: int = 120, pts: int = 7) -> av.VideoFrame:
     out = av.VideoFrame.from_ndarray(np.full((height, width, 3), value, np.uint8), format="bgr24")

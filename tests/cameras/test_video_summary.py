@@ -9,7 +9,7 @@ import corpus
 import numpy as np
 import pytest
 
-from facemask import CLASS_NAMES
+from facemask import CLASS_NAMES, config
 from facemask.cameras.video import per_second, process_video
 
 FRAMES, FPS = 20, 10  # four dev photos, five frames each
@@ -60,11 +60,12 @@ def test_blur_pixelates_the_faces_of_the_video_and_nothing_else(clip, live_pipel
     process_video(clip, tmp_path / "blurred.mp4", live_pipeline, max_frames=5, blur=True)
     plain, blurred = frames_of(tmp_path / "plain.mp4")[0], frames_of(tmp_path / "blurred.mp4")[0]
     source = frames_of(clip)[0]
-    boxes = live_pipeline.detect(source).xyxy.astype(int)
-    assert len(boxes), "the first still shows a face"
+    shown, hidden = live_pipeline.detect_with_privacy(source, privacy=True)
+    assert len(shown), "the first still shows a face"
     inside = np.zeros(source.shape[:2], bool)
-    for x1, y1, x2, y2 in boxes:
-        inside[max(y1 - 20, 0):y2 + 20, max(x1 - 20, 0):x2 + 20] = True  # the face, its box and label
+    for x1, y1, x2, y2 in hidden.xyxy:  # every candidate down to the privacy threshold, its margin, box and label
+        grow = config.BLUR_MARGIN * max(x2 - x1, y2 - y1) + 20
+        inside[int(max(y1 - grow, 0)):int(y2 + grow), int(max(x1 - grow, 0)):int(x2 + grow)] = True
     diff = np.abs(plain.astype(int) - blurred.astype(int)).max(axis=2)
     assert diff[inside].mean() > 5, "the faces look the same blurred and not"
     assert diff[~inside].mean() < 2, "blur changed the picture away from the faces"
