@@ -29,9 +29,11 @@ def jpeg(image: np.ndarray, long_side: int) -> bytes:
     return data.tobytes() if ok else b""
 
 
-def snapshots(frame: np.ndarray, detections: Detections, row: int, privacy: bool) -> tuple[bytes, bytes]:
-    """(the face, padded, as JPEG; the annotated frame as a thumbnail JPEG); every face blurred when `privacy`."""
-    picture = blur_faces(frame, detections) if privacy else frame
+def snapshots(frame: np.ndarray, detections: Detections, row: int, privacy: bool,
+              hidden: Detections | None = None) -> tuple[bytes, bytes]:
+    """(the face, padded, as JPEG; the annotated frame as a thumbnail JPEG); when `privacy`, every face blurred,
+    and every one of `hidden` (candidates too unsure to track, down to the privacy threshold)."""
+    picture = blur_faces(frame, detections if hidden is None else hidden) if privacy else frame
     x1, y1, x2, y2 = detections.xyxy[row]
     pad = 0.25 * max(x2 - x1, y2 - y1)
     height, width = frame.shape[:2]
@@ -70,12 +72,13 @@ class EventRecorder:
                        box=tuple(int(round(float(v))) for v in track.box))
 
     def update(self, tracks: list[Track], ended: list[Track], frame: np.ndarray | None,
-               detections: Detections, now: float) -> tuple[list[EventRecord], list[EventRecord]]:
+               detections: Detections, now: float,
+               hidden: Detections | None = None) -> tuple[list[EventRecord], list[EventRecord]]:
         began, rewritten = [], []
         for track in tracks:
             event = self._open.get(track.id)
             if event is None and track.label in self.labels and track.row is not None and frame is not None:
-                face, thumbnail = snapshots(frame, detections, track.row, self.privacy)
+                face, thumbnail = snapshots(frame, detections, track.row, self.privacy, hidden)
                 event = EventRecord(camera=self.camera, start=_utc(track.first_seen), duration_s=track.duration_s,
                                     label=track.label, score=track.score, frames=track.frames,
                                     box=tuple(int(round(float(v))) for v in track.box), track_id=track.id,

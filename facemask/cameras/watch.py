@@ -257,11 +257,16 @@ class CameraWatcher:
             self._next_sample = max(self._next_sample + 1 / self.fps, now) if self._next_sample else now + 1 / self.fps
         return frame
 
-    def process(self, frame: Frame, detections: Detections) -> CameraOutput:
-        """Track this frame's faces, make events and counts; the records to store."""
+    def process(self, frame: Frame, detections: Detections, threshold: float | None = None) -> CameraOutput:
+        """Track this frame's faces, make events and counts; the records to store. With `threshold`, the faces
+        under it are not tracked or counted, only hidden in a private snapshot (given down to the privacy one)."""
         out = CameraOutput()
+        hidden = detections
+        if threshold is not None:
+            detections = detections[detections.face_probability >= threshold]
         tracks = self.tracker.update(detections, timestamp=frame.time)
-        began, rewritten = self.recorder.update(tracks, self.tracker.pop_ended(), frame.image, detections, frame.time)
+        began, rewritten = self.recorder.update(tracks, self.tracker.pop_ended(), frame.image, detections, frame.time,
+                                                hidden=hidden)
         out.began, out.records = began, [*began, *rewritten]
         self._count(frame.time, detections, out)
         self._last_processed, self._silence_ended = frame.time, False
@@ -390,7 +395,8 @@ class Watcher:
                     break
                 due = [(camera, frame) for camera in active if (frame := camera.next_frame(now)) is not None]
                 for (camera, frame), detections in zip(due, self._detect([frame for _, frame in due])):
-                    self._handle(camera.process(frame, detections))
+                    self._handle(camera.process(frame, detections, self.pipeline.threshold))
+                    detections = detections[detections.face_probability >= self.pipeline.threshold]
                     if self.on_frame is not None:
                         self.on_frame(camera, frame, detections)
                 waiting = {camera.name for camera, _ in due}
@@ -418,14 +424,17 @@ class Watcher:
         costs only that frame (reported) and never the others'."""
         if not frames:
             return []
+        # with privacy on, every candidate down to the privacy threshold, so a private snapshot hides it too
+        threshold = min(self.pipeline.threshold, config.PRIVACY_THRESHOLD) \
+            if any(camera.recorder.privacy for camera in self.cameras) else None
         try:
-            return self.pipeline.detect_many([frame.image for frame in frames])
+            return self.pipeline.detect_many([frame.image for frame in frames], threshold)
         except Exception:  # noqa: BLE001 - find the frame at fault below
             pass
         found = []
         for frame in frames:
             try:
-                found.append(self.pipeline.detect(frame.image))
+                found.append(self.pipeline.detect(frame.image, threshold))
             except Exception as exc:  # noqa: BLE001 - a frame that can't be analysed is skipped, said
                 self.say(f"a frame could not be analysed ({type(exc).__name__}: {exc}); skipped")
                 found.append(Detections.empty())

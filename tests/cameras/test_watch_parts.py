@@ -21,6 +21,7 @@ from facemask.cameras.sources import CameraReader
 from facemask.cameras.store import EventRecord, MinuteCounts, Store
 from facemask.cameras.tracking import FaceTracker
 from facemask.cameras.watch import RecordWriter
+from facemask.detections import Detections
 from facemask.redaction import redact
 
 T0 = datetime(2026, 12, 1, 10, 0, 5, tzinfo=timezone.utc)
@@ -178,6 +179,31 @@ def test_privacy_blurs_the_stored_face_snapshot(live_pipeline):
     assert faces[True].shape == faces[False].shape
     kept = np.corrcoef(faces[True].ravel(), faces[False].ravel())[0, 1]
     assert kept < 0.3, f"the private snapshot keeps the face's detail (correlation {kept:.2f})"
+
+
+def test_a_private_snapshot_also_hides_faces_too_unsure_to_track(live_pipeline):
+    from facemask.cameras.events import snapshots
+
+    frame = letterbox(cv2.imread(str(kit.WITHOUT_MASK_PHOTO)))
+    shown = live_pipeline.detect(frame)
+    frame[8:88, 8:72] = (np.indices((80, 64)).sum(axis=0) // 4 % 2 * 200)[..., None]  # detail in the corner
+    unsure = Detections(xyxy=[[8, 8, 72, 88]], confidence=[0.5], class_id=[0], face_score=[0.2],
+                        face_probability=[0.12], probabilities=[[0.5, 0.3, 0.2]])  # a face the threshold drops
+    hidden = Detections(xyxy=np.concatenate([shown.xyxy, unsure.xyxy]),
+                        confidence=np.concatenate([shown.confidence, unsure.confidence]),
+                        class_id=np.concatenate([shown.class_id, unsure.class_id]),
+                        face_score=np.concatenate([shown.face_score, unsure.face_score]),
+                        face_probability=np.concatenate([shown.face_probability, unsure.face_probability]),
+                        probabilities=np.concatenate([shown.probabilities, unsure.probabilities]))
+    thumbnails = {}
+    for privacy, extra in ((False, None), (True, None), (True, hidden)):
+        _, thumbnail = snapshots(frame, shown, 0, privacy, extra)
+        thumbnails[(privacy, extra is not None)] = cv2.imdecode(np.frombuffer(thumbnail, np.uint8), cv2.IMREAD_COLOR)
+    scale = thumbnails[(False, False)].shape[1] / frame.shape[1]
+    corner = (slice(int(12 * scale), int(80 * scale)), slice(int(12 * scale), int(64 * scale)))
+    plain, face_only, both = (thumbnails[k][corner].astype(int) for k in ((False, False), (True, False), (True, True)))
+    assert np.abs(plain - face_only).mean() < 3, "the corner was blurred though no face was there"
+    assert np.abs(plain - both).mean() > 8, "the unsure face in the corner was left as it was"
 
 
 @pytest.mark.parametrize("text, shown", [
