@@ -11,6 +11,7 @@ from pathlib import Path
 from facemask import config
 from facemask.errors import FacemaskError
 from facemask.quiet import export_chatter_dropped, import_keras, quiet_environment
+from facemask.redaction import redact
 from facemask.vision.classifier import BACKENDS
 from facemask.wording import faces_summary, plural
 
@@ -193,9 +194,18 @@ def _watch(args) -> int:
     import signal
     import threading
 
-    from facemask.cameras.sources import check_video_file, kind_of
+    from facemask.cameras.sources import check_video_file, kind_of, read_cameras_file
     from facemask.cameras.watch import watch
 
+    if args.cameras:  # NAME URL a line: the cameras' passwords stay out of the process list
+        names, sources = read_cameras_file(args.cameras)
+        if args.name:
+            raise FacemaskError("--name is for SOURCE on the command line; name the cameras in the --cameras file.")
+        args.sources, args.name = [*args.sources, *sources], names if not args.sources else [
+            *([""] * len(args.sources)), *names]
+    if not args.sources:
+        raise FacemaskError("give at least one SOURCE, or --cameras FILE.")
+    args.webhook = args.webhook or os.environ.get(config.WEBHOOK_ENV) or None
     for source in args.sources:
         if kind_of(source) == "file" and not Path(source).is_file():
             raise FacemaskError(f"{source}: no such video file, and not a camera URL (rtsp://, rtmp://, http://, "
@@ -522,20 +532,24 @@ def build_parser() -> argparse.ArgumentParser:
                                          "--webhook https://hooks.example/mask",
                                          "facemask watch entrance.mp4 --duration 60 --db sqlite:///entrance.db",
                                          "facemask events --since 2026-12-01T08:00Z    (what it recorded)"))
-    p.add_argument("sources", nargs="+", metavar="SOURCE",
+    p.add_argument("sources", nargs="*", metavar="SOURCE",
                    help="rtsp://, rtmp:// or http(s):// (MJPEG or HLS) stream, a video file (read at its own frame "
                         "rate, ending where it ends) or a camera device (0, /dev/video0)")
+    p.add_argument("--cameras", type=Path, metavar="FILE",
+                   help="cameras from a file, one a line: NAME SOURCE (or SOURCE alone; # starts a comment): their "
+                        "passwords stay off the command line and out of the process list")
     p.add_argument("--name", action="append", default=[], metavar="NAME",
                    help="a camera's name, once per SOURCE in order (default: its host and path or file name)")
     p.add_argument("--db", metavar="URL",
                    help=f"SQLAlchemy database URL, e.g. postgresql+psycopg://user:pass@host/facemask "
-                        f"(default: {config.DEFAULT_DB_URL})")
+                        f"(default: FACEMASK_DB_URL, else {redact(config.DEFAULT_DB_URL)})")
     p.add_argument("--fps", type=positive_number, default=config.WATCH_FPS,
                    help="frames analysed per second per camera")
     p.add_argument("--duration", type=positive_number, metavar="S", help="stop after S seconds (default: run until "
                    "stopped with Ctrl-C or SIGTERM)")
     p.add_argument("--webhook", metavar="URL", help="POST each new event as JSON to this URL (retried, at most one "
-                   f"per camera every {config.ALERT_MIN_INTERVAL_S:g} s)")
+                   f"per camera every {config.ALERT_MIN_INTERVAL_S:g} s; default: {config.WEBHOOK_ENV}, which keeps "
+                   "its token out of the process list)")
     p.add_argument("--privacy", "--blur", dest="privacy", action="store_true",
                    help="pixelate the faces in the stored snapshots")
     p.add_argument("--retention-days", type=float, default=config.RETENTION_DAYS, metavar="DAYS",

@@ -186,6 +186,9 @@ PURGE_INTERVAL_S = 3600.0  # the watcher deletes records past the retention peri
 # key MONITOR_PASSWORD_SECRET) or in the environment variable MONITOR_PASSWORD_ENV
 MONITOR_PASSWORD_SECRET = "monitor_password"
 MONITOR_PASSWORD_ENV = "FACEMASK_MONITOR_PASSWORD"
+# secrets kept off the command line (and so out of `ps`): the webhook from the environment, like the database
+# (FACEMASK_DB_URL above); cameras from a file (`facemask watch --cameras FILE`)
+WEBHOOK_ENV = "FACEMASK_WEBHOOK"
 MONITOR_REFRESH_S = 2.0  # the page redraws status, chart and events this often (a new event shows as an alert)
 MONITOR_STALE_S = 60.0  # a camera status older than this: no watcher is running for it
 WATCH_TICK_S = 0.05  # the watcher looks for new frames this often

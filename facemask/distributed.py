@@ -295,7 +295,7 @@ def unique_names(sources: list[str], names: list[str] | None) -> list[str]:
     names = list(names or [])
     out, seen = [], {}
     for k, source in enumerate(sources):
-        name = names[k] if k < len(names) else camera_name(source)
+        name = names[k] if k < len(names) and names[k] else camera_name(source)
         seen[name] = seen.get(name, 0) + 1
         out.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 HIDDEN = "***"
+_HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d+)?$")  # host[:port], nothing else
 # a URL in a message: scheme:// up to the next white space or quote
 _URL = re.compile(r"(?<![A-Za-z0-9+.-])(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>[^\s'\"<>]*)")
 # query keys whose values are secrets (cameras and databases take credentials as parameters too)
@@ -24,17 +25,25 @@ def redact(text: object) -> str:
 
 
 def redact_webhook(url: str) -> str:
-    """A webhook URL as it may be shown: its path after the first segment and every query value are the
-    secret of many services (`/services/T000/B000/SECRET`, `?token=`), so they go too."""
-    shown = redact(url)
-    scheme, _, rest = shown.partition("://")
-    rest, _, query = rest.partition("?")
-    host, _, path = rest.partition("/")
-    first, _, more = path.partition("/")
-    shown = f"{scheme}://{host}" + (f"/{first}" if path else "") + (f"/{HIDDEN}" if more else "")
-    if query:
-        shown += "?" + "&".join(f"{part.partition('=')[0]}={HIDDEN}" for part in query.split("&"))
-    return shown
+    """A webhook URL as it may be shown: its host and first path segment; what follows, the secret of many
+    services (`/services/T000/B000/SECRET`, `?token=`), becomes ***. A user part goes as in `redact`."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return redact(url)
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if not _HOST.match(authority):  # a user part, whose password may hold / ? # : @, goes as `redact` hides it
+        rest = redact(url).partition("://")[2]
+        authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    return f"{scheme}://{authority}{_hide_after_first_segment(rest[len(authority):])}"
+
+
+def _hide_after_first_segment(path: str) -> str:
+    if not path:
+        return ""
+    first = re.split(r"[/?#]", path[1:], maxsplit=1)[0] if path.startswith("/") else ""
+    shown = f"/{first}" if path.startswith("/") else ""
+    more = path[len(shown):]
+    return shown + (("/" if more.startswith("/") else "?" if more.startswith("?") else "#") + HIDDEN if more else "")
 
 
 def _redact_url(scheme: str, rest: str) -> str:

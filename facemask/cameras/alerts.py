@@ -41,7 +41,7 @@ class WebhookAlerter:
                  timeout_s: float = config.ALERT_TIMEOUT_S, say: Callable[[str], None] = _say,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if not url.lower().startswith(("http://", "https://")):
-            raise FacemaskError(f"--webhook {redact(url)}: give an http:// or https:// URL.")
+            raise FacemaskError(f"--webhook {redact_webhook(url)}: give an http:// or https:// URL.")
         self.url, self.name = url, redact_webhook(url)  # its path and query may be the secret
         self.min_interval_s, self.retries = min_interval_s, retries
         self.backoff_s, self.timeout_s = backoff_s, timeout_s

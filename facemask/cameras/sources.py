@@ -87,6 +87,28 @@ def kind_of(source: str) -> str:
     return "file"
 
 
+def read_cameras_file(path: Path) -> tuple[list[str], list[str]]:
+    """(names, sources) of a cameras file: one camera a line, `NAME SOURCE` or `SOURCE` alone (named by
+    `camera_name`); blank lines and lines starting with # skipped. A wrong line is named with its number."""
+    names, sources = [], []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FacemaskError(f"--cameras {path}: can't read it ({getattr(exc, 'strerror', None) or exc}).") from None
+    for number, line in enumerate(lines, 1):
+        parts = line.split()  # a # inside a line stays: a camera's password may hold one
+        if not parts or parts[0].startswith("#"):
+            continue
+        if len(parts) > 2:
+            raise FacemaskError(f"{path}:{number}: expected NAME SOURCE or SOURCE, found {len(parts)} words "
+                                f"({redact(line.strip())}).")
+        names.append(parts[0] if len(parts) == 2 else "")
+        sources.append(parts[-1])
+    if not sources:
+        raise FacemaskError(f"--cameras {path}: no camera in it (one a line: NAME SOURCE).")
+    return names, sources
+
+
 def check_video_file(path: str) -> None:
     """Raise FacemaskError at once when a file source is not a video PyAV can decode (a camera is retried;
     a file that cannot be read never gets better)."""

@@ -457,7 +457,8 @@ def watch(sources: list[str], names: list[str] | None = None, db_url: str | None
           status_every_s: float = config.STATUS_INTERVAL_S) -> dict:
     """`facemask watch`: every source on one live Pipeline, records into the store at `db_url`; a summary."""
     names = list(names or [])
-    cameras_names = [names[k] if k < len(names) else camera_name(source) for k, source in enumerate(sources)]
+    cameras_names = [names[k] if k < len(names) and names[k] else camera_name(source)
+                     for k, source in enumerate(sources)]
     seen: dict[str, int] = {}
     for k, name in enumerate(cameras_names):  # two sources with the same name would mix their records
         seen[name] = seen.get(name, 0) + 1

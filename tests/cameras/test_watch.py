@@ -193,3 +193,44 @@ def test_events_wait_in_memory_while_the_database_is_away_and_are_written_when_i
     [event] = Store(f"sqlite:///{db}").events()
     assert event["camera"] == "door" and event["label"] == "without_mask"
     assert "LOST" not in out and "NOT KEPT" not in err
+
+
+def test_cameras_and_the_webhook_can_come_from_a_file_and_the_environment_off_the_command_line(tmp_path, clips):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    secret = "s3c/r?t#@:x"
+    got = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            got.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    cameras = tmp_path / "cameras.txt"
+    cameras.write_text(f"# the door camera\ndoor {clips['short']}\n")
+    db = tmp_path / "facemask.db"
+    hook = f"http://127.0.0.1:{server.server_address[1]}/hook/{secret}"
+    try:
+        watch = kit.WatchProcess("--cameras", str(cameras), "--db", f"sqlite:///{db}",
+                                 env={"FACEMASK_WEBHOOK": hook})
+        assert secret not in " ".join(watch.proc.args), "the webhook's token is on the command line"
+        rc, out, err = watch.finish(timeout=240)
+        watch.save("watch-cameras-file")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert rc == 0, err
+    assert re.search(r"^door: \d+ frames analysed, 1 person seen, 1 event", out, re.M), out + err
+    assert re.search(r"alerts to http://127\.0\.0\.1:\d+/hook/\*\*\*", err), err
+    assert got and json.loads(got[0])["camera"] == "door", "the alert did not reach the webhook from the environment"
+    assert secret not in out + err and secret.encode() not in database_bytes(db)
+    cameras.write_text("door rtsp://cam/live extra words\n")
+    wrong = kit.run_cli("watch", "--cameras", cameras)
+    assert wrong.returncode == 2 and f"{cameras}:1: expected NAME SOURCE" in wrong.stderr, wrong.stderr

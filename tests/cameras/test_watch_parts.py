@@ -229,7 +229,8 @@ def test_a_webhook_is_shown_without_its_path_token_or_query_and_a_camera_named_w
     from facemask.redaction import redact_webhook
 
     assert redact_webhook("https://hooks.slack.com/services/T000/B000/SECRET") == "https://hooks.slack.com/services/***"
-    assert redact_webhook("http://127.0.0.1:8080/hook?pw=s3cret") == "http://127.0.0.1:8080/hook?pw=***"
+    assert redact_webhook("http://127.0.0.1:8080/hook?pw=s3cret") == "http://127.0.0.1:8080/hook?***"
+    assert redact_webhook("http://127.0.0.1:9/hook/s3c/r?t#@:x") == "http://127.0.0.1:9/hook/***"
     assert redact_webhook("http://127.0.0.1:8080/hook") == "http://127.0.0.1:8080/hook"
     assert camera_name("rtsp://admin:s3cret?PW@10.0.0.5:554/stream") == "10.0.0.5_554_stream"
 
