@@ -202,3 +202,11 @@ def test_train_writes_outside_models_by_default_and_into_models_only_with_ship(t
     fold = tmp_path / "fold0of3"  # how notebooks/cross_validate.py calls it
     args = train.parse_args(["--out", str(fold), "--plots", str(fold / "plots"), "--fold", "0/3"])
     assert _training_folders(args) == (fold, fold / "plots", False)
+
+
+def test_benchmark_prints_each_figure_once_and_says_on_stderr_what_it_measures(tmp_path):
+    result = facemask("benchmark", "--repeats", 1, "--frames", 2, "--no-naive")
+    assert result.returncode == 0, result.stderr
+    assert "measuring default photo (yunet, 2 scales) ..." in result.stderr
+    assert " ms" not in result.stderr, "figures on stderr as well as in the table"
+    assert result.stdout.count("cold start (import + load + first frame)") == 1

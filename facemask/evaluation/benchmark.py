@@ -117,22 +117,23 @@ def run(repeats: int = 50, soak_frames: int = 1000, naive: bool = True, progress
                ("ssd live", dict(detector="ssd", live=True)),
                ("haar live", dict(detector="haar", live=True))]
     classifier = MaskClassifier()
+    # progress says what is being measured; the figures are printed once, in the table at the end
     for name, kwargs in configs:
+        progress(f"measuring {name} ...")
         pipeline = Pipeline(classifier=classifier, **kwargs)
         row = {}
         for label, frame in frames.items():
             row[label] = time_call(lambda p=pipeline, f=frame: p.detect(f), repeats)
             row[label]["faces_found"] = len(pipeline.detect(frame))
         results["pipelines"][name] = row
-        progress(f"{name}: " + ", ".join(f"{k} {v['median_ms']} ms" for k, v in row.items()))
     if naive:
+        progress("measuring the naive way (ssd 300x300 + predict per face) ...")
         pipeline = NaivePipeline()
         row = {}
         for label, frame in frames.items():
             row[label] = time_call(lambda p=pipeline, f=frame: p.detect(f), max(repeats // 2, 5))
             row[label]["faces_found"] = len(pipeline.detect(frame))
         results["pipelines"]["naive (ssd 300x300 + predict per face)"] = row
-        progress("naive: " + ", ".join(f"{k} {v['median_ms']} ms" for k, v in row.items()))
 
     # classifier alone, per batch size, per way of serving it
     crops = np.random.default_rng(0).integers(0, 255, (16, config.CROP_SIZE, config.CROP_SIZE, 3), np.uint8)
@@ -147,18 +148,16 @@ def run(repeats: int = 50, soak_frames: int = 1000, naive: bool = True, progress
     except Exception as exc:  # noqa: BLE001 - the benchmark reports what it could not measure
         progress(f"keras backend not measured: {exc}")
     for name, fn in serving.items():
+        progress(f"measuring the classifier, {name} ...")
         results["classifier"][name] = {f"batch {n}": time_call(lambda n=n, fn=fn: fn(crops[:n]), repeats)
                                        for n in (1, 4, 16)}
-        progress(f"classifier {name}: " + ", ".join(
-            f"{k} {v['median_ms']} ms" for k, v in results["classifier"][name].items()))
 
+    progress("measuring photo mode by size ...")
     results["photo_sizes"] = photo_sizes(max(repeats // 10, 3))
-    progress("photo mode by size: " + ", ".join(f"{k} {v['median_s']} s, peak {v['peak_rss_mb']} MB"
-                                                 for k, v in results["photo_sizes"].items()))
+    progress("measuring the cold start ...")
     results["cold_start_s"] = cold_start()
-    progress(f"cold start (import + load + first frame): {results['cold_start_s']} s")
+    progress(f"measuring memory over {soak_frames} frames ...")
     results["memory"] = soak(soak_frames)
-    progress(f"memory: {results['memory']}")
     default = results["pipelines"]["default live (yunet, video frames)"]["4 faces"]["median_ms"]
     if naive:
         slow = results["pipelines"]["naive (ssd 300x300 + predict per face)"]["4 faces"]["median_ms"]
