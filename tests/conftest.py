@@ -20,6 +20,22 @@ def pipeline() -> Pipeline:
     return Pipeline()
 
 
+@pytest.fixture
+def model_on_stock_detector(tmp_path):
+    """A copy of the shipped classifier that names no face detector of its own (as models before the
+    fine-tuned one): served with the stock YuNet of config.YUNET_WEIGHTS. The path of its .tflite."""
+    import json
+    import shutil
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    shutil.copy(config.TFLITE_MODEL, folder / config.TFLITE_MODEL.name)
+    info = json.loads(config.MODEL_INFO.read_text())
+    info.pop("face_detector", None)
+    (folder / config.MODEL_INFO.name).write_text(json.dumps(info))
+    return folder / config.TFLITE_MODEL.name
+
+
 @pytest.fixture(scope="session")
 def live_pipeline() -> Pipeline:
     """The pipeline as video and webcam run it: one pass at native size."""

@@ -54,7 +54,8 @@ def test_home_page_names_the_loaded_detector_and_classifier():
 
 
 @needs_model
-def test_home_page_warns_when_the_detector_fell_back_to_haar(monkeypatch, tmp_path):
+def test_home_page_warns_when_the_detector_fell_back_to_haar(monkeypatch, tmp_path, model_on_stock_detector):
+    monkeypatch.setattr(config, "TFLITE_MODEL", model_on_stock_detector)
     monkeypatch.setattr(config, "YUNET_WEIGHTS", tmp_path / "missing.onnx")
     at = run_page()
     warning = texts(at.warning)

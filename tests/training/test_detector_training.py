@@ -93,4 +93,6 @@ def test_a_model_folder_with_its_own_face_detector_is_served_with_it(stock_s, tm
     for live in (False, True):
         pipeline = Pipeline(model_path=tmp_path / config.TFLITE_MODEL.name, live=live)
         assert pipeline.detector.weights == tmp_path / "face_detector.onnx"
-    assert Pipeline().detector.weights == config.YUNET_WEIGHTS
+    shipped = json.loads(config.MODEL_INFO.read_text()).get("face_detector")
+    expected = config.MODELS_DIR / shipped["file"] if shipped else config.YUNET_WEIGHTS
+    assert Pipeline().detector.weights == expected

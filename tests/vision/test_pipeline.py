@@ -298,9 +298,9 @@ def test_a_pass_that_finds_no_face_beside_one_that_does_keeps_the_landmarks_of_t
     assert np.allclose(found.landmarks[0], [(110 + i) / 3 for i in range(10)], atol=1e-3)
 
 
-def test_missing_detector_files_fall_back_to_haar_with_a_reason(monkeypatch, tmp_path):
+def test_missing_detector_files_fall_back_to_haar_with_a_reason(monkeypatch, tmp_path, model_on_stock_detector):
     monkeypatch.setattr(config, "YUNET_WEIGHTS", tmp_path / "nope.onnx")
-    pipeline = Pipeline(detector="yunet")
+    pipeline = Pipeline(detector="yunet", model_path=model_on_stock_detector)
     assert pipeline.detector_name == "haar"
     assert "yunet" in pipeline.fallback_reason and "place_weights" in pipeline.fallback_reason
 
