@@ -407,7 +407,7 @@ def _train(args) -> int:
     with export_chatter_dropped():
         train(out_dir=out, plots_dir=plots, closeups_dir=args.data, epochs=args.epochs,
               size=args.size, seed=args.seed, photos=args.photos, fold=args.fold,
-              detector_epochs=args.detector_epochs if args.finetune_detector else 0,
+              detector_epochs=0 if args.stock_detector else args.detector_epochs,
               detector_base=args.detector_base)
     if not ships:
         print(f"try it: facemask detect --model {_short_path(out / config.TFLITE_MODEL.name)} PHOTO "
@@ -593,7 +593,7 @@ def build_parser() -> argparse.ArgumentParser:
                          formatter_class=fmt,
                          epilog=examples(f"facemask train    (writes {_short_path(config.TRAINED_DIR)}/)",
                                          "facemask train --epochs 2 --out /tmp/quick-model",
-                                         "facemask train --finetune-detector --out /tmp/site-model",
+                                         "facemask train --detector-only --out /tmp/detector",
                                          "facemask train --ship    (replaces the shipped model in models/)"))
     p.add_argument("--data", type=Path, default=config.CLASSIFICATION_DIR,
                    help="folder with with_mask/ and without_mask/ close-ups")
@@ -612,9 +612,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace the shipped model in models/ (the one the app and the CLI use) and its plots")
     from facemask.training.detector import DEFAULT_DETECTOR_BASE, DETECTOR_BASES, DETECTOR_EPOCHS
 
-    p.add_argument("--finetune-detector", action="store_true",
-                   help="first fine-tune the face detector (YuNet) on the photos' faces; the classifier then "
-                        "learns from its boxes, and the model folder carries it")
+    p.add_argument("--stock-detector", action="store_true",
+                   help="train the classifier on the stock YuNet's boxes, without first fine-tuning the face "
+                        "detector on the photos' faces (the model folder then carries no detector of its own)")
     p.add_argument("--detector-only", action="store_true",
                    help="fine-tune only the face detector (YuNet) on the photos' faces, into OUT/face_detector.onnx; "
                         "a stopped run resumes from its last epoch")

@@ -10,7 +10,7 @@ Live mode is scored the same way: `facemask detect --mode MODE --frame WxH` sees
 films it (config.LIVE_FRAMES: the dev photos in a webcam's 640x480, the second collection's in a door
 camera's 1280x720; config.LIVE_FRAME_MODES says which live source runs each).
 
-Run: python notebooks/cross_validate.py [K] [--out .cache/cv] [TRAIN OPTIONS, e.g. --finetune-detector]
+Run: python notebooks/cross_validate.py [K] [--out .cache/cv] [TRAIN OPTIONS, e.g. --stock-detector]
 Writes OUT/SOURCE.json and OUT/SOURCE_live.json (the detections), OUT/SOURCE_report.json and
 OUT/SOURCE_live_report.json, and models/eval_metrics_cv.json (both sources' reports, photo and live mode,
 read by the metrics page). Fold models and detections already in --out are reused.

@@ -19,7 +19,7 @@ import numpy as np
 
 from facemask import config
 from facemask.training.backbone import build_backbone, split_backbone
-from facemask.training.detector import fine_tuned_detector
+from facemask.training.detector import DEFAULT_DETECTOR_BASE, DETECTOR_EPOCHS, fine_tuned_detector
 from facemask.training.features import cached, closeup_features, closeup_key, real_features, real_key
 from facemask.training.fit import fit_classifier
 from facemask.training.log import log
@@ -45,12 +45,12 @@ __all__ = ["BATCH_SIZE", "CUT_LAYER", "EPOCHS", "HEAD_EPOCHS", "NOT_A_FACE", "OU
 def train(out_dir: Path = config.MODELS_DIR, plots_dir: Path = config.PLOTS_DIR,
           closeups_dir: Path = config.CLASSIFICATION_DIR, epochs: int = EPOCHS,
           size: int = config.CROP_SIZE, seed: int = SEED, photos: str = TRAIN_PHOTOS,
-          fold: tuple[int, int] | None = None, detector_epochs: int = 0,
-          detector_base: str = "yunet_s") -> dict:
+          fold: tuple[int, int] | None = None, detector_epochs: int = DETECTOR_EPOCHS,
+          detector_base: str = DEFAULT_DETECTOR_BASE) -> dict:
     """Train the classifier on the close-ups and on the faces of the dev photos `photos` (minus
-    cross-validation fold i of k when fold=(i, k)); write model, metrics and plots. With detector_epochs,
-    first fine-tune the face detector on the same photos: the classifier then learns from its boxes, and
-    the model folder carries it (face_detector.onnx)."""
+    cross-validation fold i of k when fold=(i, k)); write model, metrics and plots. First the face detector is
+    fine-tuned on the same photos (detector_epochs=0: the stock YuNet): the classifier then learns from its
+    boxes, and the model folder carries it (face_detector.onnx)."""
     import keras
 
     started = time.time()

@@ -339,8 +339,8 @@ def _require_files(name: str, *paths) -> None:
 
 def create_detector(name: str, fallback: bool = True, weights=None, **kwargs) -> FaceDetector:
     """Build a detector by name; when its files are missing, warn once and fall back to haar. `weights`: a
-    fine-tuned YuNet (`facemask train --finetune-detector`) instead of the stock one; it learnt the annotated
-    boxes' shape itself, so its boxes are not reshaped by the stock network's box_scale."""
+    fine-tuned YuNet (`facemask train`, a model folder's face_detector.onnx) instead of the stock one; it
+    learnt the annotated boxes' shape itself, so its boxes are not reshaped by the stock network's box_scale."""
     if name not in _DETECTORS:
         raise FacemaskError(f"Unknown face detector {name!r}; choose one of {', '.join(config.DETECTORS)}.")
     options = dict(config.DETECTOR_SETTINGS.get(name, {}))

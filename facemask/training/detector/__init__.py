@@ -1,4 +1,4 @@
-"""`facemask train --detector-only` (and the first stage of `facemask train`): YuNet fine-tuned on the
+"""The first stage of `facemask train` (alone: `--detector-only`): YuNet fine-tuned on the
 annotated photos of every source, from the pretrained weights of `../shared/weights/yunet_train/`.
 Takes the photos' face boxes (every class: a mask must not hide a face); gives `face_detector.onnx`, which
 `cv2.dnn` runs as it runs the stock YuNet. network (the Keras model from the ONNX graph and back) ->
@@ -14,8 +14,10 @@ from facemask.training.detector.fit import fit_detector
 from facemask.training.log import log
 
 DETECTOR_EPOCHS = 12
-DETECTOR_BASES = ("yunet_s", "yunet_n")  # the shipped YuNet is yunet_s; yunet_n is its larger sibling
-DEFAULT_DETECTOR_BASE = "yunet_s"
+DETECTOR_BASES = ("yunet_s", "yunet_n")  # the stock YuNet is yunet_s; yunet_n is its larger sibling
+# yunet_n, chosen by cross-validation (docs/research_log.md, 2026-12-08): face AP fold 0, photo / live,
+# dev 0.923 / 0.912 and second source 0.822 / 0.822, against yunet_s fine-tuned 0.913 / 0.863, 0.775 / 0.788
+DEFAULT_DETECTOR_BASE = "yunet_n"
 
 
 def base_weights(base: str) -> Path:
