@@ -201,8 +201,8 @@ def _watch(args) -> int:
         names, sources = read_cameras_file(args.cameras)
         if args.name:
             raise FacemaskError("--name is for SOURCE on the command line; name the cameras in the --cameras file.")
-        args.sources, args.name = [*args.sources, *sources], names if not args.sources else [
-            *([""] * len(args.sources)), *names]
+        args.name = [""] * len(args.sources) + names  # "": named after its source
+        args.sources = [*args.sources, *sources]
     if not args.sources:
         raise FacemaskError("give at least one SOURCE, or --cameras FILE.")
     args.webhook = args.webhook or os.environ.get(config.WEBHOOK_ENV) or None
@@ -398,6 +398,10 @@ def _train(args) -> int:
     import_keras()  # TensorFlow's start-up lines stay off the terminal; the run's own progress lines show
     if args.detector_only:
         from facemask.training.detector import train_detector
+
+        if ships:  # a shipped model folder names the detector its classifier was trained on
+            raise FacemaskError("--detector-only does not ship: leave out --ship (the detector goes with a "
+                                "classifier trained on its boxes: `facemask train --ship`).")
 
         info = train_detector(out, photos=args.photos, fold=args.fold, epochs=args.detector_epochs,
                               base=args.detector_base, seed=args.seed)

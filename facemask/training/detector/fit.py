@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from facemask.imageio import load_image
-from facemask.training.detector.assign import assign, decode_boxes, grid_points
+from facemask.training.detector.assign import assign, grid_points
 from facemask.training.detector.network import OUTPUT_NAMES, STRIDES, build_yunet, save_for_opencv
 from facemask.training.log import log
 
@@ -171,6 +171,3 @@ def fit_detector(annotations, onnx_path: Path, out_dir: Path, epochs: int, seed:
             "photos": len(photos), "faces": int(sum(len(p.xyxy) for p in photos)), "history": history,
             "strides": list(STRIDES), "outputs": list(OUTPUT_NAMES), "crop_side": CROP_SIDE,
             "long_side_range": list(LONG_SIDE_RANGE)}
-
-
-__all__ = ["decode_boxes", "fit_detector", "random_crop"]

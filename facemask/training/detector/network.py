@@ -102,7 +102,6 @@ def conv_layers(network) -> list:
 def save_for_opencv(network, onnx_path: Path, out_path: Path) -> Path:
     """Write the network's weights into its ONNX graph, made readable by OpenCV's `cv2.dnn` (batch 1, the
     outputs' reshapes to constant shapes instead of the shape arithmetic of a dynamic export)."""
-    import keras  # noqa: F401  (the layers' weights are Keras variables)
     import onnx
     from onnx import helper, numpy_helper
 
