@@ -6,7 +6,7 @@ from facemask import config
 from facemask.app import ui
 
 settings = ui.setup_page(
-    "Face-mask detector",
+    ui.APP_TITLE,
     "Finds every face in a photo, a video or a live webcam stream and says whether it wears "
     "a mask, wears none, or wears it wrongly.")
 ui.legend()

@@ -59,11 +59,12 @@ def _detect(args) -> int:
 
     from facemask.annotate import annotate
     from facemask.export import image_record, safe_filename
-    from facemask.imageio import load_image
+    from facemask.imageio import IMAGE_SUFFIXES, load_image
 
     files = expand_paths(args.paths)
     if not files:
-        raise FacemaskError("no pictures found in the paths given.")
+        raise FacemaskError(f"no pictures found in {', '.join(args.paths)} (pictures: "
+                            f"{', '.join(sorted(s.lstrip('.') for s in IMAGE_SUFFIXES))}).")
     if args.ray and (args.mode != "photo" or args.frame):
         raise FacemaskError("--ray runs photo mode; leave out --mode and --frame, or --ray.")
     if args.ray:
@@ -134,7 +135,10 @@ def _detect_on_ray(args, files: list[str]) -> int:
 
 def _video(args) -> int:
     from facemask.cameras.video import process_video
+    from facemask.imageio import IMAGE_SUFFIXES
 
+    if Path(args.file).suffix.lower() in IMAGE_SUFFIXES:
+        raise FacemaskError(f"{args.file} is a still picture, not a video: use `facemask detect {args.file}`.")
     pipeline = _pipeline(args, live=False if args.photo_mode else "video")
     summary = process_video(args.file, args.out, pipeline, csv_path=args.csv,
                             progress=progress_bar(f"{Path(args.file).name}"), blur=args.blur)
@@ -351,7 +355,29 @@ class Parser(argparse.ArgumentParser):
     """argparse that says a bad value in one sentence: '--threshold must be between 0 and 1, got 5'."""
 
     def error(self, message: str):
-        super().error(re.sub(r"^argument (\S+): must ", r"\1 must ", message))
+        message = re.sub(r"^argument (\S+): must ", r"\1 must ", message)
+        unknown = re.match(r"^unrecognized arguments: (.*)$", message)
+        if unknown:  # a misspelt option gets the nearest real one
+            import difflib
+
+            known = {option for parser in _parsers(self) for action in parser._actions
+                     for option in action.option_strings if option.startswith("--")}
+            hints = [f"{word} (did you mean {close[0]}?)" for word in unknown.group(1).split()
+                     if word.startswith("--")
+                     and (close := difflib.get_close_matches(word.split("=")[0], known, 1, 0.75))]
+            if hints:
+                message = f"unrecognized arguments: {', '.join(hints)}"
+        super().error(message)
+
+
+def _parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The parser and every verb's parser under it."""
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found += _parsers(sub)
+    return found
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):

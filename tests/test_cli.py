@@ -210,3 +210,17 @@ def test_benchmark_prints_each_figure_once_and_says_on_stderr_what_it_measures(t
     assert "measuring default photo (yunet, 2 scales) ..." in result.stderr
     assert " ms" not in result.stderr, "figures on stderr as well as in the table"
     assert result.stdout.count("cold start (import + load + first frame)") == 1
+
+
+def test_a_misspelt_option_an_empty_folder_and_a_still_picture_as_video_each_get_one_sentence(tmp_path):
+    misspelt = facemask("detect", ONE_FACE_PHOTO, "--treshold", "0.5")
+    assert misspelt.returncode == 2 and "--treshold (did you mean --threshold?)" in misspelt.stderr
+    empty = tmp_path / "holiday"
+    empty.mkdir()
+    nothing = facemask("detect", empty)
+    assert nothing.returncode == 2 and f"no pictures found in {empty}" in nothing.stderr, nothing.stderr
+    still = facemask("video", ONE_FACE_PHOTO, "--out", tmp_path / "y.mp4")
+    assert still.returncode == 2 and "is a still picture, not a video" in still.stderr, still.stderr
+    assert not (tmp_path / "y.mp4").exists()
+    for result in (misspelt, nothing, still):
+        assert "Traceback" not in result.stderr

@@ -75,9 +75,17 @@ THRESHOLD_RANGE, THRESHOLD_STEP = (0.05, 0.95), 0.05  # the sidebar slider's
 DEFAULTS = {"detector": config.DEFAULT_DETECTOR, "threshold": float(config.DEFAULT_THRESHOLD), "blur": False}
 
 
+APP_TITLE = "Face-mask detector"
+
+
+def page_title(title: str) -> str:
+    """The browser tab's title: the page's, then the app's (the home page is the app: its name once)."""
+    return title if title == APP_TITLE else f"{title} · {APP_TITLE}"
+
+
 def setup_page(title: str, intro: str = "") -> Settings:
     """Every page starts here: page config, styling, sidebar (navigation + settings), title."""
-    st.set_page_config(page_title=f"{title} · Face-mask detector", page_icon=":material/masks:",
+    st.set_page_config(page_title=page_title(title), page_icon=":material/masks:",
                        layout="wide", initial_sidebar_state="auto")  # "auto": closed on phones
     load_css()
     current = sidebar()

@@ -70,3 +70,8 @@ def test_the_zip_holds_one_valid_picture_per_photo_even_with_one_name_twice():
         assert unzipped.namelist() == ["a_annotated.jpg", "a_annotated_2.jpg"]
         first = np.asarray(Image.open(io.BytesIO(unzipped.read("a_annotated.jpg"))))
     assert first.shape == (48, 64, 3) and first.min() < 200, "the box is drawn"
+
+
+def test_the_tab_title_names_the_app_once():
+    assert ui.page_title(ui.APP_TITLE) == "Face-mask detector"
+    assert ui.page_title("Monitor") == "Monitor · Face-mask detector"
