@@ -109,3 +109,13 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
 def _short(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:120]
+
+
+def fit_into_frame(image: np.ndarray, frame_size: tuple[int, int]) -> tuple[np.ndarray, float]:
+    """(the picture as a camera of frame_size (width, height) films it: scaled to fit, aspect kept; the scale
+    factor, picture pixels -> frame pixels)."""
+    height, width = image.shape[:2]
+    factor = min(frame_size[0] / width, frame_size[1] / height)
+    frame = cv2.resize(image, (max(1, round(width * factor)), max(1, round(height * factor))),
+                       interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+    return frame, factor

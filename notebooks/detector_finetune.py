@@ -16,7 +16,6 @@ import json
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -25,7 +24,7 @@ from facemask import config  # noqa: E402
 from facemask.config import CLASS_NAMES  # noqa: E402
 from facemask.detections import iou_matrix  # noqa: E402
 from facemask.evaluation.metrics import average_precision  # noqa: E402
-from facemask.imageio import load_image  # noqa: E402
+from facemask.imageio import fit_into_frame, load_image  # noqa: E402
 from facemask.training.photos import training_photos  # noqa: E402
 from facemask.vision.detectors import YuNetDetector  # noqa: E402
 
@@ -50,10 +49,7 @@ def run(det, photos, live: bool):
         image = load_image(ann.image_path)
         factor = 1.0
         if live:
-            fw, fh = FRAMES[ann.source]
-            factor = min(fw / image.shape[1], fh / image.shape[0])
-            image = cv2.resize(image, (round(image.shape[1] * factor), round(image.shape[0] * factor)),
-                               interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+            image, factor = fit_into_frame(image, FRAMES[ann.source])
         found = det.find(image)
         out.append((ann.xyxy, ann.class_id, found.boxes / factor, found.scores))
     return out

@@ -12,7 +12,7 @@ import numpy as np
 from facemask import config
 from facemask.errors import FacemaskError
 from facemask.evaluation.dataset import load_source
-from facemask.imageio import load_image
+from facemask.imageio import fit_into_frame, load_image
 from facemask.training.closeups import yunet_faces
 from facemask.training.recipe import (
     FACE_BOX_MIN_SCORE,
@@ -172,10 +172,7 @@ def live_passes(annotations, detector_weights=None) -> list:
     out = []
     for ann in annotations:
         image = load_image(ann.image_path)
-        width, height = config.LIVE_FRAMES.get(ann.source, config.LIVE_FRAMES["dev"])
-        factor = min(width / image.shape[1], height / image.shape[0])
-        frame = cv2.resize(image, (round(image.shape[1] * factor), round(image.shape[0] * factor)),
-                           interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+        frame, factor = fit_into_frame(image, config.LIVE_FRAMES.get(ann.source, config.LIVE_FRAMES["dev"]))
         for detector in detectors:
             found = detector.find(frame)
             out.append((ann, FaceBoxes(found.boxes / factor, found.scores, found.fused / factor,

@@ -8,6 +8,7 @@ import numpy as np
 
 from facemask import config
 from facemask.detections import Detections
+from facemask.imageio import fit_into_frame
 from facemask.vision import box_fit, calibration
 from facemask.vision.classifier import MaskClassifier, split_outputs
 from facemask.vision.crops import crop_faces
@@ -92,12 +93,7 @@ class Pipeline:
         """`detect` on the picture as a camera of frame_size (width, height) films it: fitted into the frame with
         its aspect kept, detected there, the boxes given back in the picture's own pixels (how live mode is
         measured on photos)."""
-        import cv2
-
-        height, width = image_bgr.shape[:2]
-        factor = min(frame_size[0] / width, frame_size[1] / height)
-        frame = cv2.resize(image_bgr, (max(1, round(width * factor)), max(1, round(height * factor))),
-                           interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+        frame, factor = fit_into_frame(image_bgr, frame_size)
         found = self.detect(frame, threshold)
         found.xyxy = found.xyxy / np.float32(factor)
         return found
